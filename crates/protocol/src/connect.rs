@@ -6,7 +6,11 @@
 use serde::Deserialize;
 
 /// Options a client announces in `CONNECT {json}`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+///
+/// As in nats-server, `verbose`, `pedantic` and `echo` are true when the client leaves them
+/// out, and [`ConnectInfo::default`] (the options of a client that has not sent CONNECT yet)
+/// has the same values.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct ConnectInfo {
     pub verbose: bool,
@@ -22,14 +26,32 @@ pub struct ConnectInfo {
     pub lang: Option<String>,
     pub version: Option<String>,
     pub protocol: i32,
-    #[serde(default = "default_true")]
     pub echo: bool,
     pub headers: bool,
     pub no_responders: bool,
 }
 
-fn default_true() -> bool {
-    true
+impl Default for ConnectInfo {
+    fn default() -> Self {
+        ConnectInfo {
+            verbose: true,
+            pedantic: true,
+            tls_required: false,
+            user: None,
+            pass: None,
+            auth_token: None,
+            nkey: None,
+            sig: None,
+            jwt: None,
+            name: None,
+            lang: None,
+            version: None,
+            protocol: 0,
+            echo: true,
+            headers: false,
+            no_responders: false,
+        }
+    }
 }
 
 impl ConnectInfo {
@@ -54,8 +76,9 @@ mod tests {
     }
 
     #[test]
-    fn echo_defaults_to_true_and_bad_json_is_an_error() {
-        assert!(ConnectInfo::parse(b"{}").unwrap().echo);
+    fn omitted_flags_default_like_nats_server_and_bad_json_is_an_error() {
+        let c = ConnectInfo::parse(b"{}").unwrap();
+        assert!(c.echo && c.verbose && c.pedantic && !c.headers);
         assert!(ConnectInfo::parse(b"{\"verbose\":").is_err());
         assert!(ConnectInfo::parse(b"{\"verbose\":\"yes\"}").is_err());
     }

@@ -1,0 +1,329 @@
+//! Single-account authentication and per-user permissions.
+//!
+//! Built once from [`Options`] (and again on reload) into an immutable [`AuthConfig`] that
+//! connections consult at CONNECT. Supports a token, a single user/password, a list of users
+//! with plain or bcrypt passwords and permissions, and `no_auth_user`. A user's permissions
+//! compile into [`Permissions`], which answers "may this client publish to / subscribe to
+//! this subject". This module never touches sockets; bcrypt checks are CPU work that callers
+//! run off the runtime threads.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use natrium_config::{Options, SubjectPermission};
+use natrium_protocol::ConnectInfo;
+use natrium_sublist::{subject_is_subset, subject_matches, subjects_overlap};
+
+/// Allow and deny filters for one direction (publish or subscribe).
+#[derive(Debug, Clone, Default)]
+pub struct FilterSet {
+    /// `None` means everything is allowed unless denied.
+    pub allow: Option<Vec<String>>,
+    pub deny: Vec<String>,
+}
+
+impl FilterSet {
+    fn from_config(p: &Option<SubjectPermission>) -> FilterSet {
+        match p {
+            None => FilterSet::default(),
+            Some(p) => FilterSet {
+                allow: (!p.allow.is_empty()).then(|| p.allow.clone()),
+                deny: p.deny.clone(),
+            },
+        }
+    }
+
+    fn is_unrestricted(&self) -> bool {
+        self.allow.is_none() && self.deny.is_empty()
+    }
+
+    /// May a client publish to the literal `subject`?
+    pub fn allows_literal(&self, subject: &str) -> bool {
+        let allowed = match &self.allow {
+            None => true,
+            Some(allow) => allow.iter().any(|f| subject_matches(f, subject)),
+        };
+        allowed && !self.deny.iter().any(|f| subject_matches(f, subject))
+    }
+
+    /// May a client subscribe to `subject` (which may hold wildcards), in `queue` if given?
+    /// A subscription is allowed when some allow entry covers it entirely and no deny entry
+    /// does. An entry may name a queue after a space (`"orders.* workers"`): it then
+    /// applies only to subscriptions in that queue group.
+    pub fn allows_subscription(&self, subject: &str, queue: Option<&str>) -> bool {
+        let covers = |entry: &String| {
+            let (filter, entry_queue) = split_queue_entry(entry);
+            let queue_ok = match (entry_queue, queue) {
+                (None, _) => true,
+                (Some(eq), Some(q)) => subject_matches(eq, q),
+                (Some(_), None) => false,
+            };
+            queue_ok && subject_is_subset(subject, filter)
+        };
+        let allowed = match &self.allow {
+            None => true,
+            Some(allow) => allow.iter().any(covers),
+        };
+        allowed && !self.deny.iter().any(covers)
+    }
+
+    /// True when a deny entry matches the literal `subject` (checked per delivery).
+    pub fn denies_literal(&self, subject: &str) -> bool {
+        self.deny
+            .iter()
+            .any(|f| subject_matches(split_queue_entry(f).0, subject))
+    }
+
+    /// True when a deny filter only partly overlaps `subject`, so each delivery on that
+    /// subscription must be checked against the deny list.
+    pub fn needs_delivery_check(&self, subject: &str) -> bool {
+        self.deny
+            .iter()
+            .any(|f| subjects_overlap(subject, split_queue_entry(f).0))
+    }
+}
+
+/// Splits a permission entry `"subject [queue]"` into its parts.
+fn split_queue_entry(entry: &str) -> (&str, Option<&str>) {
+    match entry.trim().split_once(char::is_whitespace) {
+        Some((s, q)) => (s, Some(q.trim())),
+        None => (entry.trim(), None),
+    }
+}
+
+/// How many replies a client may send to subjects it received as reply-to, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseLimit {
+    pub max_msgs: usize,
+    pub expires: Duration,
+}
+
+/// A user's compiled permissions.
+#[derive(Debug, Clone, Default)]
+pub struct Permissions {
+    pub publish: FilterSet,
+    pub subscribe: FilterSet,
+    pub response: Option<ResponseLimit>,
+}
+
+impl Permissions {
+    fn from_config(p: &natrium_config::Permissions) -> Permissions {
+        Permissions {
+            publish: FilterSet::from_config(&p.publish),
+            subscribe: FilterSet::from_config(&p.subscribe),
+            response: p.response.as_ref().map(|r| ResponseLimit {
+                max_msgs: if r.max_msgs <= 0 { 1 } else { r.max_msgs as usize },
+                expires: r.expires,
+            }),
+        }
+    }
+
+    pub fn is_unrestricted(&self) -> bool {
+        self.publish.is_unrestricted() && self.subscribe.is_unrestricted()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct UserEntry {
+    password: Option<String>,
+    permissions: Option<Arc<Permissions>>,
+}
+
+/// Who may connect, built from the options.
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    token: Option<String>,
+    users: HashMap<String, UserEntry>,
+    no_auth_user: Option<String>,
+    pub timeout: Duration,
+}
+
+/// A successful authentication.
+#[derive(Debug, Clone, Default)]
+pub struct Authenticated {
+    pub user: Option<String>,
+    pub permissions: Option<Arc<Permissions>>,
+}
+
+impl AuthConfig {
+    pub fn from_options(opts: &Options) -> AuthConfig {
+        let mut users = HashMap::new();
+        if let Some(u) = &opts.username {
+            users.insert(
+                u.clone(),
+                UserEntry {
+                    password: opts.password.clone(),
+                    permissions: None,
+                },
+            );
+        }
+        for u in &opts.users {
+            users.insert(
+                u.username.clone(),
+                UserEntry {
+                    password: u.password.clone(),
+                    permissions: u
+                        .permissions
+                        .as_ref()
+                        .map(|p| Arc::new(Permissions::from_config(p))),
+                },
+            );
+        }
+        AuthConfig {
+            token: opts.authorization.clone(),
+            users,
+            no_auth_user: opts.no_auth_user.clone(),
+            timeout: opts.auth_timeout,
+        }
+    }
+
+    /// True when clients must present credentials (announced as `auth_required` in INFO).
+    pub fn required(&self) -> bool {
+        self.token.is_some() || !self.users.is_empty()
+    }
+
+    /// Checks a client's CONNECT credentials. `None` means "Authorization Violation".
+    /// Runs bcrypt when a stored password is a bcrypt hash: call off the async threads.
+    pub fn authenticate(&self, ci: &ConnectInfo) -> Option<Authenticated> {
+        if !self.required() {
+            return Some(Authenticated::default());
+        }
+        let has_credentials = ci.user.is_some() || ci.auth_token.is_some() || ci.nkey.is_some();
+        if !has_credentials {
+            let name = self.no_auth_user.as_ref()?;
+            let entry = self.users.get(name)?;
+            return Some(Authenticated {
+                user: Some(name.clone()),
+                permissions: entry.permissions.clone(),
+            });
+        }
+        if let Some(token) = &self.token {
+            // With a token configured, nats-server accepts the token in either field.
+            let given = ci.auth_token.as_deref().or(ci.user.as_deref());
+            return (given.is_some_and(|g| password_matches(token, g)))
+                .then(Authenticated::default);
+        }
+        let user = ci.user.as_ref()?;
+        let entry = self.users.get(user)?;
+        let ok = match (&entry.password, &ci.pass) {
+            (Some(stored), Some(given)) => password_matches(stored, given),
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        ok.then(|| Authenticated {
+            user: Some(user.clone()),
+            permissions: entry.permissions.clone(),
+        })
+    }
+
+    /// True when checking `ci` may need a bcrypt comparison (slow; run it on a blocking thread).
+    pub fn needs_slow_check(&self, ci: &ConnectInfo) -> bool {
+        let stored = match (&self.token, &ci.user) {
+            (Some(t), _) => Some(t),
+            (None, Some(u)) => self.users.get(u).and_then(|e| e.password.as_ref()),
+            _ => None,
+        };
+        stored.is_some_and(|s| is_bcrypt(s))
+    }
+}
+
+fn is_bcrypt(stored: &str) -> bool {
+    stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$")
+}
+
+/// Compares a stored password (plain or bcrypt) with the one given, in constant time for
+/// plain text so response timing does not reveal a prefix.
+fn password_matches(stored: &str, given: &str) -> bool {
+    if is_bcrypt(stored) {
+        return bcrypt::verify(given, stored).unwrap_or(false);
+    }
+    let (a, b) = (stored.as_bytes(), given.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perms(allow: &[&str], deny: &[&str]) -> FilterSet {
+        FilterSet {
+            allow: (!allow.is_empty()).then(|| allow.iter().map(|s| s.to_string()).collect()),
+            deny: deny.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn publish_filters() {
+        let f = perms(&["foo.>", "bar"], &["foo.secret"]);
+        assert!(f.allows_literal("foo.a.b"));
+        assert!(f.allows_literal("bar"));
+        assert!(!f.allows_literal("baz"));
+        assert!(!f.allows_literal("foo.secret"));
+    }
+
+    #[test]
+    fn subscribe_filters_with_wildcards() {
+        let f = perms(&["foo.*"], &["foo.secret"]);
+        assert!(f.allows_subscription("foo.bar", None));
+        assert!(f.allows_subscription("foo.*", Some("q")));
+        assert!(!f.allows_subscription("foo.>", None));
+        assert!(!f.allows_subscription("foo.secret", None));
+        let q = perms(&["qq.* grp"], &[]);
+        assert!(q.allows_subscription("qq.a", Some("grp")));
+        assert!(!q.allows_subscription("qq.a", None));
+        assert!(!q.allows_subscription("qq.a", Some("other")));
+        assert!(f.needs_delivery_check("foo.*"));
+        assert!(!f.needs_delivery_check("foo.bar"));
+    }
+
+    #[test]
+    fn users_tokens_and_no_auth_user() {
+        let mut o = Options::default();
+        o.username = Some("derek".into());
+        o.password = Some("porkchop".into());
+        o.no_auth_user = Some("derek".into());
+        let a = AuthConfig::from_options(&o);
+        assert!(a.required());
+        let ci = |u: Option<&str>, p: Option<&str>| ConnectInfo {
+            user: u.map(Into::into),
+            pass: p.map(Into::into),
+            ..Default::default()
+        };
+        assert!(a.authenticate(&ci(Some("derek"), Some("porkchop"))).is_some());
+        assert!(a.authenticate(&ci(Some("derek"), Some("nope"))).is_none());
+        assert!(a.authenticate(&ci(Some("x"), Some("porkchop"))).is_none());
+        let anon = a.authenticate(&ci(None, None)).unwrap();
+        assert_eq!(anon.user.as_deref(), Some("derek"));
+
+        let mut o = Options::default();
+        o.authorization = Some("s3cr3t".into());
+        let a = AuthConfig::from_options(&o);
+        let tok = |t: &str| ConnectInfo {
+            auth_token: Some(t.into()),
+            ..Default::default()
+        };
+        assert!(a.authenticate(&tok("s3cr3t")).is_some());
+        assert!(a.authenticate(&tok("s3cr3")).is_none());
+        assert!(a.authenticate(&ConnectInfo::default()).is_none());
+    }
+
+    #[test]
+    fn bcrypt_passwords() {
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let mut o = Options::default();
+        o.username = Some("u".into());
+        o.password = Some(hash);
+        let a = AuthConfig::from_options(&o);
+        let ci = ConnectInfo {
+            user: Some("u".into()),
+            pass: Some("pw".into()),
+            ..Default::default()
+        };
+        assert!(a.needs_slow_check(&ci));
+        assert!(a.authenticate(&ci).is_some());
+    }
+}

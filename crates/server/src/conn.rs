@@ -1,0 +1,566 @@
+//! One client connection's task: read, parse, authenticate, subscribe, publish.
+//!
+//! The reader owns the parser, the connection's subscriptions and its CONNECT options. It
+//! handles a whole read buffer at a time: each PUB is routed at once by this task into the
+//! subscribers' outbound buffers, and the writers touched are woken once at the end of the
+//! batch. Errors are answered with nats-server's `-ERR` texts and close behaviour. The
+//! writer half lives in `outbound.rs`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use natrium_protocol::{encode, ClientOp, ConnectInfo, ParseError, Parser};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpStream;
+
+use crate::auth::{Authenticated, Permissions};
+use crate::outbound::{write_loop, Client, CloseReason};
+use crate::replies::ReplyTracker;
+use crate::router::{Message, Origin, SubRef, Subscription, Touched};
+use crate::server::Server;
+use crate::{debug, error, trace};
+
+/// Read buffer growth step; a read never starts with less free space than this.
+const READ_CHUNK_BYTES: usize = 32 * 1024;
+/// nats-server sends its first PING two seconds after accept, then every `ping_interval`.
+const FIRST_PING_DELAY: Duration = Duration::from_secs(2);
+/// Most publish-permission verdicts remembered per connection.
+const PUB_CACHE_MAX: usize = 256;
+
+/// Serves one accepted TCP connection until it closes.
+pub async fn run(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let opts = server.options();
+    let cid = server.next_cid();
+    let client = Arc::new(Client::new(cid, addr, opts.max_pending.max(0) as usize));
+    let (rd, wr) = stream.into_split();
+    let writer = tokio::spawn(write_loop(client.clone(), wr, opts.write_deadline));
+    client.send_raw(&server.info_for(cid, addr.ip().to_string()).to_line());
+    if !server.register(&client, addr) {
+        error!("{addr} - cid:{cid} - maximum connections exceeded");
+        client.send_err("maximum connections exceeded");
+        client.close(CloseReason::MaxConnectionsExceeded);
+        let _ = writer.await;
+        return;
+    }
+    debug!("{addr} - cid:{cid} - Client connection created");
+    let mut conn = Conn::new(server.clone(), client.clone(), addr);
+    conn.read_loop(rd).await;
+    conn.cleanup();
+    let _ = writer.await;
+}
+
+struct Conn {
+    server: Arc<Server>,
+    client: Arc<Client>,
+    addr: SocketAddr,
+    parser: Parser,
+    opts: ConnectInfo,
+    connected: bool,
+    sent_connect_info: bool,
+    user: Option<String>,
+    perms: Option<Arc<Permissions>>,
+    pub_cache: HashMap<Bytes, bool>,
+    subs: HashMap<Bytes, SubRef>,
+    pings_out: u32,
+    touched: Touched,
+}
+
+/// What handling one operation decided about the connection.
+type OpResult = Result<(), CloseReason>;
+
+impl Conn {
+    fn new(server: Arc<Server>, client: Arc<Client>, addr: SocketAddr) -> Conn {
+        let opts = server.options();
+        Conn {
+            parser: Parser::new(
+                opts.max_control_line.max(1) as usize,
+                opts.max_payload.max(0) as usize,
+            ),
+            server,
+            client,
+            addr,
+            opts: ConnectInfo::default(),
+            connected: false,
+            sent_connect_info: false,
+            user: None,
+            perms: None,
+            pub_cache: HashMap::new(),
+            subs: HashMap::new(),
+            pings_out: 0,
+            touched: Touched::default(),
+        }
+    }
+
+    fn prefix(&self) -> String {
+        self.client.log_prefix()
+    }
+
+    async fn read_loop(&mut self, mut rd: OwnedReadHalf) {
+        let opts = self.server.options();
+        let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+        let mut shutdown = self.server.shutdown_signal();
+        let client = self.client.clone();
+        let start = tokio::time::Instant::now();
+        let mut ping = tokio::time::interval_at(start + FIRST_PING_DELAY, opts.ping_interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let auth = self.server.auth();
+        let auth_deadline = tokio::time::sleep(auth.timeout);
+        tokio::pin!(auth_deadline);
+        let must_auth = auth.required();
+        loop {
+            if buf.capacity() - buf.len() < READ_CHUNK_BYTES / 4 {
+                buf.reserve(READ_CHUNK_BYTES);
+            }
+            tokio::select! {
+                _ = client.closed() => break,
+                r = rd.read_buf(&mut buf) => {
+                    match r {
+                        Ok(0) => { self.client.close(CloseReason::ClientClosed); break; }
+                        Err(_) => { self.client.close(CloseReason::ReadError); break; }
+                        Ok(_) => {}
+                    }
+                    let res = self.process(&mut buf).await;
+                    self.touched.wake_all();
+                    if let Err(reason) = res {
+                        self.client.close(reason);
+                        break;
+                    }
+                }
+                _ = ping.tick() => {
+                    if self.pings_out + 1 > opts.ping_max.max(0) as u32 {
+                        debug!("{} - Stale Client Connection - Closing", self.prefix());
+                        self.client.send_err("Stale Connection");
+                        self.client.close(CloseReason::StaleConnection);
+                        break;
+                    }
+                    self.pings_out += 1;
+                    self.client.send_raw(encode::PING);
+                }
+                _ = &mut auth_deadline, if must_auth && !self.connected => {
+                    error!("{} - Authentication Timeout", self.prefix());
+                    self.client.send_err("Authentication Timeout");
+                    self.client.close(CloseReason::AuthenticationTimeout);
+                    break;
+                }
+                _ = shutdown.changed() => {
+                    self.client.close(CloseReason::ServerShutdown);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Handles every complete operation in `buf`.
+    async fn process(&mut self, buf: &mut BytesMut) -> OpResult {
+        let (mut msgs, mut bytes) = (0u64, 0u64);
+        let res = loop {
+            let op = match self.parser.next_op(buf) {
+                Ok(Some(op)) => op,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(self.parse_error(e)),
+            };
+            if crate::log::trace_enabled() {
+                trace!("{} - <<- [{}]", self.prefix(), describe(&op));
+            }
+            if !self.connected && !matches!(op, ClientOp::Connect(_)) && self.server.auth().required() {
+                break Err(self.auth_violation());
+            }
+            let r = match op {
+                ClientOp::Pub {
+                    subject,
+                    reply,
+                    headers,
+                    payload,
+                } => {
+                    msgs += 1;
+                    bytes += (payload.len() + headers.as_ref().map_or(0, |h| h.len())) as u64;
+                    self.process_pub(subject, reply, headers, payload)
+                }
+                ClientOp::Sub {
+                    subject,
+                    queue,
+                    sid,
+                } => self.process_sub(subject, queue, sid),
+                ClientOp::Unsub { sid, max } => self.process_unsub(sid, max),
+                ClientOp::Ping => self.process_ping(),
+                ClientOp::Pong => {
+                    self.pings_out = 0;
+                    Ok(())
+                }
+                ClientOp::Connect(json) => self.process_connect(json).await,
+                ClientOp::Info(_) | ClientOp::Ok => Ok(()),
+                ClientOp::Err(text) => {
+                    error!(
+                        "{} - Client Error {}",
+                        self.prefix(),
+                        String::from_utf8_lossy(&text).trim_matches('\'')
+                    );
+                    Err(CloseReason::ParseError)
+                }
+            };
+            if let Err(reason) = r {
+                break Err(reason);
+            }
+        };
+        if msgs > 0 {
+            self.client.counters.add_in(msgs, bytes);
+            self.server.stats.msgs.add_in(msgs, bytes);
+        }
+        res
+    }
+
+    fn parse_error(&self, e: ParseError) -> CloseReason {
+        error!("{} - {}", self.prefix(), e);
+        match e {
+            ParseError::UnknownOp | ParseError::BadPayload => {
+                self.client.send_err("Unknown Protocol Operation");
+                CloseReason::ProtocolViolation
+            }
+            ParseError::MaxControlLine { .. } => {
+                self.client.send_err("maximum control line exceeded");
+                CloseReason::MaxControlLineExceeded
+            }
+            ParseError::MaxPayload { .. } => {
+                self.client.send_err("Maximum Payload Violation");
+                CloseReason::MaxPayloadExceeded
+            }
+            // nats-server closes on malformed arguments without sending an -ERR.
+            ParseError::BadArgs { .. } => CloseReason::ProtocolViolation,
+        }
+    }
+
+    fn auth_violation(&self) -> CloseReason {
+        match &self.opts.user {
+            Some(u) => error!("{} - authentication error - User {u:?}", self.prefix()),
+            None => error!("{} - authentication error", self.prefix()),
+        }
+        self.client.send_err("Authorization Violation");
+        CloseReason::AuthenticationViolation
+    }
+
+    fn ok(&self) {
+        if self.opts.verbose {
+            self.client.send_raw(encode::OK);
+        }
+    }
+
+    async fn process_connect(&mut self, json: Bytes) -> OpResult {
+        let ci = match ConnectInfo::parse(&json) {
+            Ok(ci) => ci,
+            Err(e) => {
+                error!("{} - {}", self.prefix(), e);
+                return Err(CloseReason::ProtocolViolation);
+            }
+        };
+        if ci.protocol > 1 || ci.protocol < 0 {
+            self.client.send_err("invalid client protocol");
+            return Err(CloseReason::ProtocolViolation);
+        }
+        if ci.no_responders && !ci.headers {
+            self.client.send_err("no responders requires headers support");
+            return Err(CloseReason::ProtocolViolation);
+        }
+        if !self.connected {
+            let auth = self.server.auth();
+            let result = if auth.needs_slow_check(&ci) {
+                let ci2 = ci.clone();
+                tokio::task::spawn_blocking(move || auth.authenticate(&ci2))
+                    .await
+                    .ok()
+                    .flatten()
+            } else {
+                auth.authenticate(&ci)
+            };
+            let Some(Authenticated { user, permissions }) = result else {
+                return Err(self.auth_violation());
+            };
+            self.user = user;
+            self.perms = permissions.filter(|p| !p.is_unrestricted() || p.response.is_some());
+            if let Some(limit) = self.perms.as_ref().and_then(|p| p.response) {
+                self.client.set_reply_tracker(ReplyTracker::new(limit));
+            }
+            self.connected = true;
+        }
+        self.client.headers.store(ci.headers, Ordering::Relaxed);
+        self.opts = ci;
+        self.ok();
+        Ok(())
+    }
+
+    fn process_ping(&mut self) -> OpResult {
+        self.client.send_raw(encode::PONG);
+        if self.connected && self.opts.protocol >= 1 && !self.sent_connect_info {
+            // nats-server follows the first PONG with an INFO confirming the connection.
+            self.sent_connect_info = true;
+            let mut info = self.server.info_for(self.client.cid, self.addr.ip().to_string());
+            info.connect_info = true;
+            info.remote_account = Some("$G".into());
+            self.client.send_raw(&info.to_line());
+        }
+        Ok(())
+    }
+
+    fn may_publish(&mut self, subject: &Bytes, subject_str: &str) -> bool {
+        let Some(perms) = &self.perms else {
+            return true;
+        };
+        if let Some(&v) = self.pub_cache.get(subject) {
+            if v {
+                return true;
+            }
+        } else {
+            let v = perms.publish.allows_literal(subject_str);
+            if self.pub_cache.len() >= PUB_CACHE_MAX {
+                self.pub_cache.clear();
+            }
+            self.pub_cache.insert(subject.clone(), v);
+            if v {
+                return true;
+            }
+        }
+        // A reply to a request this client received is allowed by `allow_responses`.
+        self.client.take_reply_permit(subject_str)
+    }
+
+    fn process_pub(
+        &mut self,
+        subject: Bytes,
+        reply: Option<Bytes>,
+        headers: Option<Bytes>,
+        payload: Bytes,
+    ) -> OpResult {
+        if headers.is_some() && !self.opts.headers {
+            error!("{} - message headers not supported", self.prefix());
+            return Err(CloseReason::ProtocolViolation);
+        }
+        let Ok(subj) = std::str::from_utf8(&subject) else {
+            self.client.send_err("Invalid Publish Subject");
+            return Ok(());
+        };
+        if self.opts.pedantic && !natrium_sublist::is_valid_literal_subject(subj) {
+            self.client.send_err("Invalid Publish Subject");
+            self.ok();
+            return Ok(());
+        }
+        if !self.may_publish(&subject, subj) {
+            error!("{} - Publish Violation - Subject \"{subj}\"", self.prefix());
+            self.client
+                .send_err(&format!("Permissions Violation for Publish to \"{subj}\""));
+            return Ok(());
+        }
+        let msg = Message {
+            subject: subj,
+            reply: reply.as_deref(),
+            headers: headers.as_ref(),
+            payload: &payload,
+        };
+        let origin = Origin {
+            cid: self.client.cid,
+            echo: self.opts.echo,
+        };
+        let delivered = self.server.route(origin, &msg, &mut self.touched);
+        if delivered == 0 && self.opts.no_responders {
+            if let Some(reply) = &reply {
+                self.send_no_responders(subj, reply);
+            }
+        }
+        self.ok();
+        Ok(())
+    }
+
+    /// Tells a requester that nobody is listening: a 503 status message on its reply subject,
+    /// delivered to this client's own subscriptions that match it.
+    fn send_no_responders(&mut self, subject: &str, reply: &Bytes) {
+        let Ok(reply_str) = std::str::from_utf8(reply) else {
+            return;
+        };
+        let headers = Bytes::from(format!("NATS/1.0 503\r\nNats-Subject: {subject}\r\n\r\n"));
+        let empty = Bytes::new();
+        let result = self.server.sublist.match_subject(reply_str);
+        let own = result
+            .plain
+            .iter()
+            .chain(result.queues.iter().flat_map(|(_, m)| m.iter()))
+            .filter(|s| s.0.client.cid == self.client.cid);
+        for sub in own {
+            let r = self
+                .client
+                .enqueue_msg(reply, &sub.0.sid, None, Some(&headers), &empty);
+            if matches!(r, crate::outbound::Enqueued::Queued { wake: true }) {
+                self.touched.push(&self.client);
+            }
+        }
+    }
+
+    fn process_sub(&mut self, subject: Bytes, queue: Option<Bytes>, sid: Bytes) -> OpResult {
+        let subj = std::str::from_utf8(&subject)
+            .ok()
+            .filter(|s| natrium_sublist::is_valid_subject(s));
+        let Some(subj) = subj else {
+            self.client.send_err("Invalid Subject");
+            return Ok(());
+        };
+        let q = match &queue {
+            None => None,
+            Some(q) => match std::str::from_utf8(q)
+                .ok()
+                .filter(|q| natrium_sublist::is_valid_queue(q))
+            {
+                Some(q) => Some(q),
+                None => {
+                    self.client.send_err("Invalid Subject");
+                    return Ok(());
+                }
+            },
+        };
+        if let Some(perms) = &self.perms {
+            if !perms.subscribe.allows_subscription(subj, q) {
+                let text = match q {
+                    Some(q) => format!(
+                        "Permissions Violation for Subscription to \"{subj}\" using queue \"{q}\""
+                    ),
+                    None => format!("Permissions Violation for Subscription to \"{subj}\""),
+                };
+                match q {
+                    Some(q) => error!(
+                        "{} - Subscription Violation - Subject \"{subj}\", Queue: \"{q}\", SID {}",
+                        self.prefix(),
+                        String::from_utf8_lossy(&sid)
+                    ),
+                    None => error!(
+                        "{} - Subscription Violation - Subject \"{subj}\", SID {}",
+                        self.prefix(),
+                        String::from_utf8_lossy(&sid)
+                    ),
+                }
+                self.client.send_err(&text);
+                return Ok(());
+            }
+        }
+        if self.subs.contains_key(&sid) {
+            self.ok();
+            return Ok(());
+        }
+        let max_subs = self.server.options().max_subscriptions;
+        if max_subs > 0 && self.subs.len() >= max_subs as usize {
+            error!("{} - maximum subscriptions exceeded", self.prefix());
+            self.client.send_err("maximum subscriptions exceeded");
+            return Ok(());
+        }
+        let deny_check = self
+            .perms
+            .as_ref()
+            .filter(|p| p.subscribe.needs_delivery_check(subj))
+            .cloned();
+        let sub = SubRef(Arc::new(Subscription::new(
+            self.client.clone(),
+            subj,
+            q,
+            sid.clone(),
+            deny_check,
+        )));
+        if self.server.sublist.insert(subj, q, sub.clone()).is_err() {
+            self.client.send_err("Invalid Subject");
+            return Ok(());
+        }
+        self.subs.insert(sid, sub);
+        self.ok();
+        Ok(())
+    }
+
+    fn process_unsub(&mut self, sid: Bytes, max: Option<u64>) -> OpResult {
+        let remove_now = match (self.subs.get(&sid), max) {
+            (Some(sub), Some(max)) => sub.0.set_max(max),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if remove_now {
+            if let Some(sub) = self.subs.remove(&sid) {
+                let _ = self
+                    .server
+                    .sublist
+                    .remove(&sub.0.subject, sub.0.queue.as_deref(), &sub);
+            }
+        }
+        self.ok();
+        Ok(())
+    }
+
+    /// Removes everything the connection registered.
+    fn cleanup(&mut self) {
+        for (_, sub) in self.subs.drain() {
+            let _ = self
+                .server
+                .sublist
+                .remove(&sub.0.subject, sub.0.queue.as_deref(), &sub);
+        }
+        self.server.unregister(self.client.cid);
+        let reason = self
+            .client
+            .close_reason()
+            .unwrap_or(CloseReason::ClientClosed);
+        debug!(
+            "{} - Client connection closed: {}",
+            self.prefix(),
+            reason.as_str()
+        );
+    }
+}
+
+/// CONNECT JSON with secrets replaced, as nats-server traces it.
+fn redact_connect(json: &Bytes) -> String {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(json) else {
+        return String::from_utf8_lossy(json).into_owned();
+    };
+    if let Some(obj) = v.as_object_mut() {
+        for key in ["pass", "auth_token", "sig"] {
+            if let Some(f) = obj.get_mut(key) {
+                *f = serde_json::Value::String("[REDACTED]".into());
+            }
+        }
+    }
+    v.to_string()
+}
+
+/// A short description of an operation for protocol trace lines.
+fn describe(op: &ClientOp) -> String {
+    let s = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+    match op {
+        ClientOp::Connect(j) => format!("CONNECT {}", redact_connect(j)),
+        ClientOp::Pub {
+            subject,
+            reply,
+            headers,
+            payload,
+        } => {
+            let r = reply.as_ref().map(|r| format!(" {}", s(r))).unwrap_or_default();
+            match headers {
+                Some(h) => format!("HPUB {}{r} {} {}", s(subject), h.len(), h.len() + payload.len()),
+                None => format!("PUB {}{r} {}", s(subject), payload.len()),
+            }
+        }
+        ClientOp::Sub {
+            subject,
+            queue,
+            sid,
+        } => match queue {
+            Some(q) => format!("SUB {} {} {}", s(subject), s(q), s(sid)),
+            None => format!("SUB {} {}", s(subject), s(sid)),
+        },
+        ClientOp::Unsub { sid, max } => match max {
+            Some(m) => format!("UNSUB {} {m}", s(sid)),
+            None => format!("UNSUB {}", s(sid)),
+        },
+        ClientOp::Ping => "PING".into(),
+        ClientOp::Pong => "PONG".into(),
+        ClientOp::Info(j) => format!("INFO {}", s(j)),
+        ClientOp::Ok => "+OK".into(),
+        ClientOp::Err(e) => format!("-ERR {}", s(e)),
+    }
+}

@@ -1,0 +1,181 @@
+//! Message routing: from a published subject to the outbound buffers of its subscribers.
+//!
+//! The publishing connection's task calls [`Server::route`] for each message it parsed: the
+//! subject index gives the matching subscriptions, every plain subscription gets a copy and
+//! each queue group gets one copy, sent to a member picked at random. Writers are not woken
+//! here; the clients touched are collected so the caller wakes each one once per read batch.
+//! Routing never blocks and never awaits.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::auth::Permissions;
+use crate::outbound::{Client, Enqueued};
+use crate::server::Server;
+
+/// One subscription, shared between its connection and the subject index.
+pub struct Subscription {
+    pub client: Arc<Client>,
+    pub subject: Box<str>,
+    pub queue: Option<Box<str>>,
+    pub sid: Bytes,
+    /// Auto-unsubscribe after this many deliveries; 0 means never.
+    max: AtomicU64,
+    delivered: AtomicU64,
+    /// Set when a subscribe-deny filter partly overlaps this subscription's subject, so
+    /// each delivery must be checked against it.
+    deny_check: Option<Arc<Permissions>>,
+}
+
+impl Subscription {
+    pub fn new(
+        client: Arc<Client>,
+        subject: &str,
+        queue: Option<&str>,
+        sid: Bytes,
+        deny_check: Option<Arc<Permissions>>,
+    ) -> Subscription {
+        Subscription {
+            client,
+            subject: subject.into(),
+            queue: queue.map(Into::into),
+            sid,
+            max: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            deny_check,
+        }
+    }
+
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Sets the auto-unsubscribe limit. Returns true when the limit is already reached and
+    /// the subscription should be removed now.
+    pub fn set_max(&self, max: u64) -> bool {
+        self.max.store(max, Ordering::Relaxed);
+        max > 0 && self.delivered() >= max
+    }
+}
+
+/// A handle to a subscription with identity semantics, as the subject index stores it.
+#[derive(Clone)]
+pub struct SubRef(pub Arc<Subscription>);
+
+impl PartialEq for SubRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for SubRef {}
+impl Hash for SubRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.0) as usize).hash(state)
+    }
+}
+
+/// A message on its way to subscribers.
+pub struct Message<'a> {
+    pub subject: &'a str,
+    pub reply: Option<&'a [u8]>,
+    pub headers: Option<&'a Bytes>,
+    pub payload: &'a Bytes,
+}
+
+/// Where a published message comes from, for echo suppression.
+#[derive(Clone, Copy)]
+pub struct Origin {
+    pub cid: u64,
+    pub echo: bool,
+}
+
+/// Clients whose writers must be woken at the end of the current batch.
+#[derive(Default)]
+pub struct Touched(Vec<Arc<Client>>);
+
+impl Touched {
+    pub fn push(&mut self, c: &Arc<Client>) {
+        self.0.push(c.clone());
+    }
+    /// Wakes every touched writer once.
+    pub fn wake_all(&mut self) {
+        for c in self.0.drain(..) {
+            c.wake_writer();
+        }
+    }
+}
+
+impl Server {
+    /// Delivers `msg` to every matching subscription; returns how many copies were queued.
+    pub fn route(&self, origin: Origin, msg: &Message<'_>, touched: &mut Touched) -> usize {
+        let result = self.sublist.match_subject(msg.subject);
+        let mut delivered = 0;
+        for sub in &result.plain {
+            if self.deliver(origin, sub, msg, touched) {
+                delivered += 1;
+            }
+        }
+        for (_, members) in &result.queues {
+            if members.is_empty() {
+                continue;
+            }
+            let start = rand::random_range(0..members.len());
+            let picked = (0..members.len())
+                .map(|i| &members[(start + i) % members.len()])
+                .any(|sub| self.deliver(origin, sub, msg, touched));
+            if picked {
+                delivered += 1;
+            }
+        }
+        delivered
+    }
+
+    /// Queues one copy for one subscription; false when it was skipped.
+    fn deliver(&self, origin: Origin, sub: &SubRef, msg: &Message<'_>, touched: &mut Touched) -> bool {
+        let s = &sub.0;
+        if !origin.echo && s.client.cid == origin.cid {
+            return false;
+        }
+        if let Some(p) = &s.deny_check {
+            if p.subscribe.denies_literal(msg.subject) {
+                return false;
+            }
+        }
+        let max = s.max.load(Ordering::Relaxed);
+        let n = s.delivered.fetch_add(1, Ordering::Relaxed) + 1;
+        if max > 0 && n > max {
+            return false;
+        }
+        let res = s.client.enqueue_msg(
+            msg.subject.as_bytes(),
+            &s.sid,
+            msg.reply,
+            msg.headers,
+            msg.payload,
+        );
+        if max > 0 && n == max {
+            // The last allowed delivery: the subscription leaves the index now. Its owner
+            // finds it gone when it cleans up, which is fine.
+            let _ = self
+                .sublist
+                .remove(&s.subject, s.queue.as_deref(), sub);
+        }
+        match res {
+            Enqueued::Queued { wake } => {
+                if wake {
+                    touched.push(&s.client);
+                }
+                self.stats.add_out(1, (msg.payload.len() + msg.headers.map_or(0, |h| h.len())) as u64);
+                true
+            }
+            Enqueued::SlowConsumer => {
+                self.note_slow_consumer(&s.client);
+                false
+            }
+            Enqueued::Closed => false,
+        }
+    }
+}

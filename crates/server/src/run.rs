@@ -1,0 +1,313 @@
+//! Process-level behaviour: the command line, startup banner, pid and ports files, signals,
+//! `--signal` to a running server, and shutdown.
+//!
+//! The log lines written here are the ones tools wait for (`Listening for client
+//! connections on H:P`, `Server is ready`) and must keep nats-server's wording.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use natrium_config::{parse_args, Command, Options};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::info::{NATRIUM_VERSION, NATS_VERSION};
+use crate::log::{self, LogConfig};
+use crate::server::Server;
+use crate::{error, fatal, info, listen, warn};
+
+const USAGE: &str = include_str!("usage.txt");
+
+/// The command line the server started with, re-parsed on reload so flags keep
+/// overriding the file.
+static ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Runs the command line; returns the process exit code.
+pub fn main(args: Vec<String>) -> ExitCode {
+    let _ = ARGS.set(args.clone());
+    let cmd = match parse_args(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match cmd {
+        Command::Version => {
+            println!("natrium-server: v{NATS_VERSION} (natrium {NATRIUM_VERSION})");
+            ExitCode::SUCCESS
+        }
+        Command::Help => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Command::HelpTls => {
+            println!("TLS is not supported by this build of natrium-server yet.");
+            ExitCode::SUCCESS
+        }
+        Command::Signal { signal, pid } => match send_signal(&signal, pid.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("natrium-server: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Command::CheckConfig(opts) => match validate(&opts) {
+            Ok(()) => {
+                let file = opts
+                    .config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                println!("natrium-server: configuration file {file} is valid");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("natrium-server: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Run(opts) => run(*opts),
+    }
+}
+
+/// Rejects options this server recognises but cannot honour yet, and inconsistent limits.
+pub fn validate(opts: &Options) -> Result<(), String> {
+    if let Some((key, pos)) = opts.unsupported.first() {
+        return Err(format!(
+            "{pos}: \"{key}\" is not supported by natrium-server yet (see README, \"Not yet supported\")"
+        ));
+    }
+    if opts.max_payload as i64 > opts.max_pending {
+        return Err(format!(
+            "max_payload ({}) cannot be higher than max_pending ({})",
+            opts.max_payload, opts.max_pending
+        ));
+    }
+    Ok(())
+}
+
+fn log_config(opts: &Options) -> LogConfig {
+    LogConfig {
+        debug: opts.debug,
+        trace: opts.trace || opts.trace_verbose,
+        logtime: opts.logtime,
+        logtime_utc: opts.logtime_utc,
+        file: opts.log_file.clone(),
+        size_limit: opts.log_size_limit.max(0) as u64,
+    }
+}
+
+fn run(opts: Options) -> ExitCode {
+    if let Err(e) = validate(&opts) {
+        eprintln!("natrium-server: {e}");
+        return ExitCode::from(1);
+    }
+    if let Err(e) = log::configure(&log_config(&opts)) {
+        eprintln!("natrium-server: can not open log file: {e}");
+        return ExitCode::from(1);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("natrium-server: can not start runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(serve(opts))
+}
+
+async fn serve(opts: Options) -> ExitCode {
+    let server = Server::new(opts.clone());
+    info!("Starting nats-server (natrium-server {NATRIUM_VERSION})");
+    info!("  Version:  {NATS_VERSION}");
+    info!("  Git:      [not set]");
+    info!("  Name:     {}", server.name);
+    info!("  ID:       {}", server.id);
+    if opts.password.is_some() || opts.users.iter().any(|u| has_plain_password(u.password.as_deref())) {
+        if has_plain_password(opts.password.as_deref()) || opts.users.iter().any(|u| has_plain_password(u.password.as_deref())) {
+            warn!("Plaintext passwords detected, use nkeys or bcrypt");
+        }
+    }
+    if let Some(path) = &opts.config_file {
+        info!("Using configuration file: {}", path.display());
+    }
+    let listener = match server.bind().await {
+        Ok(l) => l,
+        Err(e) => {
+            let port = if opts.port < 0 { 0 } else { opts.port };
+            fatal!(
+                "Error listening on port: {}:{}, \"listen tcp {}:{}: {}\"",
+                listen::url_host(&opts.host),
+                port,
+                listen::url_host(&opts.host),
+                port,
+                bind_error_text(&e)
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let addr = server.client_addr().expect("bound above");
+    info!(
+        "Listening for client connections on {}:{}",
+        listen::url_host(&opts.host),
+        addr.port()
+    );
+    if let Some(pid_file) = &opts.pid_file {
+        if let Err(e) = std::fs::write(pid_file, std::process::id().to_string()) {
+            fatal!("Could not write pidfile: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let ports_file = match &opts.ports_file_dir {
+        Some(dir) => match server.write_ports_file(dir) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                fatal!("Could not write ports file: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
+    let accept = tokio::spawn(server.clone().accept_loop(listener));
+    info!("Server is ready");
+    handle_signals(&server).await;
+    info!("Initiating Shutdown...");
+    server.shutdown();
+    accept.abort();
+    wait_for_clients(&server).await;
+    if let Some(p) = ports_file {
+        let _ = std::fs::remove_file(p);
+    }
+    info!("Server Exiting..");
+    ExitCode::SUCCESS
+}
+
+fn has_plain_password(p: Option<&str>) -> bool {
+    p.is_some_and(|p| !p.starts_with("$2"))
+}
+
+/// Go's wording for the common bind errors, which tools match on.
+fn bind_error_text(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => "bind: address already in use".into(),
+        std::io::ErrorKind::AddrNotAvailable => "bind: cannot assign requested address".into(),
+        std::io::ErrorKind::PermissionDenied => "bind: permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Gives connection writers a moment to flush their last bytes.
+async fn wait_for_clients(server: &Arc<Server>) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    while server.num_clients() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits for a stop signal (or the end of lame-duck mode), handling the others meanwhile.
+async fn handle_signals(server: &Arc<Server>) {
+    let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
+        signal(SignalKind::user_defined2()),
+    ) else {
+        error!("Could not install signal handlers");
+        return;
+    };
+    let mut shutdown = server.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = int.recv() => { info!("Trapped \"interrupt\" signal"); return; }
+            _ = term.recv() => { info!("Trapped \"terminated\" signal"); return; }
+            _ = hup.recv() => {
+                info!("Trapped \"hangup\" signal");
+                reload(server);
+            }
+            _ = usr1.recv() => {
+                info!("Trapped \"user defined signal 1\" signal");
+                if server.options().log_file.is_some() {
+                    match log::reopen() {
+                        Ok(()) => info!("File log re-opened"),
+                        Err(e) => error!("File log re-open failed: {e}"),
+                    }
+                } else {
+                    info!("File log re-open ignored, not a file logger");
+                }
+            }
+            _ = usr2.recv() => {
+                info!("Trapped \"user defined signal 2\" signal");
+                tokio::spawn(server.clone().enter_lame_duck());
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Re-reads the config file (SIGHUP) and applies it.
+pub fn reload(server: &Arc<Server>) {
+    let current = server.options();
+    let Some(path) = current.config_file.clone() else {
+        error!("Failed to reload server configuration: can only reload config when a file is provided using -c or --config");
+        return;
+    };
+    let new_opts = match reload_options(&path) {
+        Ok(o) => o,
+        Err(e) => {
+            error!("Failed to reload server configuration: {e}");
+            return;
+        }
+    };
+    if let Err(e) = log::configure(&log_config(&new_opts)) {
+        error!("Failed to reload server configuration: {e}");
+        return;
+    }
+    server.reload(new_opts);
+}
+
+/// The options a reload produces: the file re-read, with the command-line flags that were
+/// given at start still taking precedence (as nats-server does).
+fn reload_options(path: &Path) -> Result<Options, String> {
+    let args = ARGS.get().cloned().unwrap_or_default();
+    let fresh = match parse_args(args).map_err(|e| e.to_string())? {
+        Command::Run(o) => *o,
+        _ => return Err(format!("can not reload {}", path.display())),
+    };
+    validate(&fresh)?;
+    Ok(fresh)
+}
+
+/// `--signal CMD[=PID|=PIDFILE]`: sends a signal to a running server.
+fn send_signal(command: &str, target: Option<&str>) -> Result<(), String> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let sig = match command {
+        "stop" | "term" => Signal::SIGTERM,
+        "quit" => Signal::SIGINT,
+        "reopen" => Signal::SIGUSR1,
+        "reload" => Signal::SIGHUP,
+        "ldm" => Signal::SIGUSR2,
+        "kill" => Signal::SIGKILL,
+        other => return Err(format!("unknown signal \"{other}\"")),
+    };
+    let pid = match target {
+        Some(t) => resolve_pid(t)?,
+        None => return Err("no pid given: use --signal CMD=PID or CMD=PIDFILE".into()),
+    };
+    kill(Pid::from_raw(pid), sig).map_err(|e| format!("failed to signal process {pid}: {e}"))
+}
+
+fn resolve_pid(target: &str) -> Result<i32, String> {
+    if let Ok(pid) = target.trim().parse::<i32>() {
+        return Ok(pid);
+    }
+    let path = PathBuf::from(target);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("could not read pid file {}: {e}", path.display()))?;
+    text.trim()
+        .parse::<i32>()
+        .map_err(|_| format!("could not parse pid file {}", path.display()))
+}

@@ -1,0 +1,124 @@
+//! Authentication and permissions, through flags and config files, with async-nats and raw
+//! transcripts for the exact error texts.
+
+mod common;
+
+use std::time::Duration;
+
+use async_nats::ConnectOptions;
+use common::{Raw, TestServer};
+
+#[tokio::test]
+async fn user_and_password_flags() {
+    let s = TestServer::start(&["--user", "derek", "--pass", "porkchop"]);
+    let (_, info) = Raw::connect(&s.addr()).await;
+    assert!(info.contains("\"auth_required\":true"));
+    let ok = ConnectOptions::new()
+        .user_and_password("derek".into(), "porkchop".into())
+        .connect(s.url())
+        .await;
+    assert!(ok.is_ok());
+    let bad = ConnectOptions::new()
+        .user_and_password("derek".into(), "wrong".into())
+        .connect(s.url())
+        .await;
+    assert!(bad.is_err());
+    let (mut c, _) = Raw::connect(&s.addr()).await;
+    c.send("CONNECT {\"verbose\":false,\"user\":\"derek\",\"pass\":\"nope\"}\r\n").await;
+    c.expect("-ERR 'Authorization Violation'").await;
+    assert!(c.closed().await);
+    assert!(s.wait_for_log("authentication error - User \"derek\"", Duration::from_secs(2)).is_some());
+}
+
+#[tokio::test]
+async fn operations_before_connect_are_refused_when_auth_is_required() {
+    let s = TestServer::start(&["--auth", "s3cr3t"]);
+    let (mut c, _) = Raw::connect(&s.addr()).await;
+    c.send("PING\r\n").await;
+    c.expect("-ERR 'Authorization Violation'").await;
+    assert!(c.closed().await);
+    let nc = ConnectOptions::with_token("s3cr3t".into()).connect(s.url()).await.unwrap();
+    nc.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn authentication_timeout() {
+    let s = TestServer::with_config(
+        "authorization { user: a, password: b, timeout: 0.5 }\n",
+        &[],
+    );
+    let (mut c, _) = Raw::connect(&s.addr()).await;
+    c.expect("-ERR 'Authentication Timeout'").await;
+    assert!(c.closed().await);
+}
+
+#[tokio::test]
+async fn users_with_permissions_and_allow_responses() {
+    let conf = r#"
+authorization {
+  users = [
+    { user: alice, password: foo, permissions: {
+        publish: { allow: ["orders.>", "svc.>"], deny: "orders.secret" }
+        subscribe: { allow: ["updates.*", "_INBOX.>"] }
+    } }
+    { user: svc, password: bar, permissions: {
+        subscribe: "svc.>"
+        publish: "nothing"
+        allow_responses: true
+    } }
+    { user: q, password: q, permissions: { subscribe: { allow: ["jobs.* workers"] } } }
+  ]
+}
+"#;
+    let s = TestServer::with_config(conf, &[]);
+    let (mut c, _) = Raw::connect(&s.addr()).await;
+    c.send("CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"foo\"}\r\n").await;
+    c.send("PUB orders.secret 1\r\nx\r\n").await;
+    c.expect("-ERR 'Permissions Violation for Publish to \"orders.secret\"'").await;
+    c.send("PUB other 1\r\nx\r\n").await;
+    c.expect("-ERR 'Permissions Violation for Publish to \"other\"'").await;
+    c.send("SUB private 1\r\n").await;
+    c.expect("-ERR 'Permissions Violation for Subscription to \"private\"'").await;
+    c.send("SUB updates.* 2\r\nPING\r\n").await;
+    c.expect("PONG").await;
+
+    // The service may answer a request once, though it may not publish otherwise.
+    let (mut svc, _) = Raw::connect(&s.addr()).await;
+    svc.send("CONNECT {\"verbose\":false,\"user\":\"svc\",\"pass\":\"bar\"}\r\nSUB svc.> 1\r\nPING\r\n")
+        .await;
+    svc.expect("PONG").await;
+    c.send("SUB _INBOX.r1 3\r\nPUB svc.time _INBOX.r1 1\r\n?\r\n").await;
+    svc.expect("MSG svc.time 1 _INBOX.r1 1").await;
+    svc.expect("?").await;
+    svc.send("PUB _INBOX.r1 3\r\nnow\r\nPUB _INBOX.r1 5\r\nagain\r\n").await;
+    svc.expect("-ERR 'Permissions Violation for Publish to \"_INBOX.r1\"'").await;
+    c.expect("MSG _INBOX.r1 3 3").await;
+    c.expect("now").await;
+
+    let (mut qc, _) = Raw::connect(&s.addr()).await;
+    qc.send("CONNECT {\"verbose\":false,\"user\":\"q\",\"pass\":\"q\"}\r\nSUB jobs.a 1\r\n").await;
+    qc.expect("-ERR 'Permissions Violation for Subscription to \"jobs.a\"'").await;
+    qc.send("SUB jobs.a other 2\r\n").await;
+    qc.expect("-ERR 'Permissions Violation for Subscription to \"jobs.a\" using queue \"other\"'")
+        .await;
+    qc.send("SUB jobs.a workers 3\r\nPING\r\n").await;
+    qc.expect("PONG").await;
+}
+
+#[tokio::test]
+async fn no_auth_user_and_bcrypt() {
+    // bcrypt hash of "pw" (cost 4), made for this test.
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    let conf = format!(
+        "authorization {{ users = [ {{user: anon, password: x}}, {{user: b, password: \"{hash}\"}} ] }}\nno_auth_user: anon\n"
+    );
+    let s = TestServer::with_config(&conf, &[]);
+    let nc = async_nats::connect(s.url()).await.unwrap();
+    nc.flush().await.unwrap();
+    let nc = ConnectOptions::new()
+        .user_and_password("b".into(), "pw".into())
+        .connect(s.url())
+        .await
+        .unwrap();
+    nc.flush().await.unwrap();
+}

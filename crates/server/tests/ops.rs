@@ -1,0 +1,174 @@
+//! Operating the server as nats-server is operated: flags, config files, pid and ports
+//! files, signals, lame-duck mode, reload, limits that close connections.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{run_bin, temp_dir, Raw, TestServer};
+
+#[test]
+fn version_and_bad_flags() {
+    let dir = temp_dir("flags");
+    let (code, out, _) = run_bin(&["-v"], &dir);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("natrium-server: v2."), "{out}");
+    let (code, _, err) = run_bin(&["--no-such-flag"], &dir);
+    assert_eq!(code, 2);
+    assert!(err.contains("flag provided but not defined"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn config_check_and_parse_errors() {
+    let dir = temp_dir("cfgcheck");
+    std::fs::write(dir.join("good.conf"), "port: 4567\nmax_payload: 128KB\n").unwrap();
+    let (code, out, err) = run_bin(&["-c", "good.conf", "-t"], &dir);
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::write(dir.join("bad.conf"), "port: 4567\nlisten: {{{\n").unwrap();
+    let (code, _, err) = run_bin(&["-c", "bad.conf", "-t"], &dir);
+    assert_ne!(code, 0);
+    assert!(!err.is_empty());
+    std::fs::write(dir.join("cluster.conf"), "cluster { port: 6222 }\n").unwrap();
+    let (code, _, err) = run_bin(&["-c", "cluster.conf", "-p", "-1"], &dir);
+    assert_ne!(code, 0, "unsupported blocks are refused, not ignored");
+    assert!(err.contains("cluster"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn config_file_settings_reach_clients_and_flags_override_the_port() {
+    let s = TestServer::with_config("port: 4222\nmax_payload: 128KB\nserver_name: alpha\n", &["-p", "-1"]);
+    assert_ne!(s.port, 4222);
+    let (mut c, info) = Raw::connect(&s.addr()).await;
+    assert!(info.contains("\"max_payload\":131072"), "{info}");
+    assert!(info.contains("\"server_name\":\"alpha\""), "{info}");
+    c.send("CONNECT {\"verbose\":false}\r\nPUB x 131073\r\n").await;
+    c.expect("-ERR 'Maximum Payload Violation'").await;
+    assert!(c.closed().await);
+}
+
+#[test]
+fn pid_file_ports_file_and_port_in_use() {
+    let dir = temp_dir("files");
+    let s = TestServer::start(&[
+        "-P",
+        dir.join("s.pid").to_str().unwrap(),
+        "--ports_file_dir",
+        dir.to_str().unwrap(),
+    ]);
+    let pid = std::fs::read_to_string(dir.join("s.pid")).unwrap();
+    assert_eq!(pid, s.pid().to_string(), "decimal pid, no newline");
+    let ports = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().ends_with(".ports"))
+        .expect("ports file");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ports.path()).unwrap()).unwrap();
+    assert!(json["nats"][0].as_str().unwrap().ends_with(&format!(":{}", s.port)));
+
+    let (code, _, err) = run_bin(&["-a", "127.0.0.1", "-p", &s.port.to_string()], &dir);
+    assert_eq!(code, 1);
+    assert!(err.contains("[FTL] Error listening on port:"), "{err}");
+    assert!(err.contains("address already in use"), "{err}");
+    drop(s);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_the_port_is_reusable() {
+    let mut s = TestServer::start(&["-a", "127.0.0.1"]);
+    let port = s.port.to_string();
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(5)), Some(0));
+    assert!(s.find_log("Server Exiting..").is_some());
+    let again = TestServer::start(&["-a", "127.0.0.1", "-p", &port]);
+    assert_eq!(again.port.to_string(), port);
+}
+
+#[tokio::test]
+async fn lame_duck_via_signal_flag() {
+    let mut s = TestServer::with_config(
+        "lame_duck_duration: \"2s\"\nlame_duck_grace_period: \"500ms\"\n",
+        &[],
+    );
+    let (mut c, _) = Raw::connect(&s.addr()).await;
+    c.send("CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    c.expect("PONG").await;
+    let (code, _, err) = run_bin(&["--signal", &format!("ldm={}", s.pid())], &s.dir);
+    assert_eq!(code, 0, "{err}");
+    let info = c.read_line().await.unwrap();
+    assert!(info.starts_with("INFO ") && info.contains("\"ldm\":true"), "{info}");
+    assert!(c.closed().await);
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(s.find_log("Entering lame duck mode").is_some());
+}
+
+#[tokio::test]
+async fn stale_connections_are_closed() {
+    let s = TestServer::with_config("ping_interval: \"100ms\"\nping_max: 1\n", &[]);
+    let (mut c, _) = Raw::connect(&s.addr()).await;
+    c.send("CONNECT {\"verbose\":false}\r\n").await;
+    // The first ping comes two seconds after connect; we never answer it.
+    assert_eq!(c.read_line().await.as_deref(), Some("PING"));
+    c.expect("-ERR 'Stale Connection'").await;
+    assert!(c.closed().await);
+}
+
+#[tokio::test]
+async fn slow_consumer_is_closed_and_others_keep_flowing() {
+    let s = TestServer::with_config("max_pending: 256KB\nmax_payload: 64KB\n", &[]);
+    let (mut slow, _) = Raw::connect(&s.addr()).await;
+    slow.send("CONNECT {\"verbose\":false}\r\nSUB flood 1\r\nPING\r\n").await;
+    slow.expect("PONG").await;
+    let nc = async_nats::connect(s.url()).await.unwrap();
+    let body = bytes::Bytes::from(vec![b'x'; 60 * 1024]);
+    // The slow client never reads; its socket buffers fill and then max_pending is hit.
+    for _ in 0..2000 {
+        if nc.publish("flood", body.clone()).await.is_err() {
+            break;
+        }
+        if s.find_log("Slow Consumer Detected").is_some() {
+            break;
+        }
+    }
+    nc.flush().await.unwrap();
+    assert!(
+        s.wait_for_log("Slow Consumer Detected", Duration::from_secs(10)).is_some(),
+        "{}",
+        s.log_text()
+    );
+    // The publisher is unaffected.
+    nc.publish("after", "ok".into()).await.unwrap();
+    nc.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn max_connections_and_subscriptions() {
+    let s = TestServer::with_config("max_connections: 1\nmax_subscriptions: 1\n", &[]);
+    let (mut first, _) = Raw::connect(&s.addr()).await;
+    first.send("CONNECT {\"verbose\":false}\r\nSUB a 1\r\nSUB b 2\r\n").await;
+    first.expect("-ERR 'maximum subscriptions exceeded'").await;
+    first.send("PING\r\n").await;
+    first.expect("PONG").await;
+    let (mut second, _) = Raw::connect(&s.addr()).await;
+    second.expect("-ERR 'maximum connections exceeded'").await;
+    assert!(second.closed().await);
+}
+
+#[tokio::test]
+async fn reload_applies_new_users() {
+    let s = TestServer::with_config("authorization { user: a, password: one }\n", &[]);
+    std::fs::write(s.path("server.conf"), "authorization { user: a, password: two }\n").unwrap();
+    s.signal("HUP");
+    assert!(s
+        .wait_for_log("Reloaded server configuration", Duration::from_secs(5))
+        .is_some(), "{}", s.log_text());
+    let (mut c, _) = Raw::connect(&s.addr()).await;
+    c.send("CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"one\"}\r\n").await;
+    c.expect("-ERR 'Authorization Violation'").await;
+    let (mut c, _) = Raw::connect(&s.addr()).await;
+    c.send("CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"two\"}\r\nPING\r\n").await;
+    c.expect("PONG").await;
+}
