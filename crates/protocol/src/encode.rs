@@ -59,7 +59,14 @@ pub fn msg(
     headers: Option<&[u8]>,
     payload: &[u8],
 ) {
-    msg_line(buf, subject, sid, reply, headers.map(|h| h.len()), payload.len());
+    msg_line(
+        buf,
+        subject,
+        sid,
+        reply,
+        headers.map(|h| h.len()),
+        payload.len(),
+    );
     buf.reserve(headers.map_or(0, |h| h.len()) + payload.len() + 2);
     if let Some(h) = headers {
         buf.put_slice(h);
@@ -102,8 +109,18 @@ mod tests {
         msg(&mut b, b"foo", b"1", None, None, b"hello");
         assert_eq!(&b[..], b"MSG foo 1 5\r\nhello\r\n");
         b.clear();
-        msg(&mut b, b"foo", b"22", Some(b"_INBOX.x"), Some(b"NATS/1.0\r\n\r\n"), b"");
-        assert_eq!(&b[..], b"HMSG foo 22 _INBOX.x 12 12\r\nNATS/1.0\r\n\r\n\r\n");
+        msg(
+            &mut b,
+            b"foo",
+            b"22",
+            Some(b"_INBOX.x"),
+            Some(b"NATS/1.0\r\n\r\n"),
+            b"",
+        );
+        assert_eq!(
+            &b[..],
+            b"HMSG foo 22 _INBOX.x 12 12\r\nNATS/1.0\r\n\r\n\r\n"
+        );
         b.clear();
         err(&mut b, "Invalid Subject");
         assert_eq!(&b[..], b"-ERR 'Invalid Subject'\r\n");

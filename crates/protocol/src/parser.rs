@@ -32,7 +32,10 @@ pub enum ClientOp {
         sid: Bytes,
     },
     /// `UNSUB sid [max]`.
-    Unsub { sid: Bytes, max: Option<u64> },
+    Unsub {
+        sid: Bytes,
+        max: Option<u64>,
+    },
     Ping,
     Pong,
     /// `INFO {json}` from a client is legal and ignored by the server.
@@ -373,7 +376,10 @@ fn is_space(b: u8) -> bool {
 
 fn trim(b: Bytes) -> Bytes {
     let start = b.iter().position(|c| !is_space(*c)).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !is_space(*c)).map_or(start, |e| e + 1);
+    let end = b
+        .iter()
+        .rposition(|c| !is_space(*c))
+        .map_or(start, |e| e + 1);
     b.slice(start..end.max(start))
 }
 

@@ -109,11 +109,22 @@ pub struct Permissions {
 
 impl Permissions {
     fn from_config(p: &natrium_config::Permissions) -> Permissions {
+        let mut publish = FilterSet::from_config(&p.publish);
+        if p.response.is_some() && publish.allow.is_none() {
+            // With allow_responses and no publish allow list, nats-server lets the user
+            // publish replies only.
+            publish.allow = Some(Vec::new());
+        }
         Permissions {
-            publish: FilterSet::from_config(&p.publish),
+            publish,
             subscribe: FilterSet::from_config(&p.subscribe),
             response: p.response.as_ref().map(|r| ResponseLimit {
-                max_msgs: if r.max_msgs <= 0 { 1 } else { r.max_msgs as usize },
+                // 0 means the default of one reply; a negative limit means no limit.
+                max_msgs: match r.max_msgs {
+                    0 => 1,
+                    n if n < 0 => usize::MAX,
+                    n => n as usize,
+                },
                 expires: r.expires,
             }),
         }
@@ -282,10 +293,12 @@ mod tests {
 
     #[test]
     fn users_tokens_and_no_auth_user() {
-        let mut o = Options::default();
-        o.username = Some("derek".into());
-        o.password = Some("porkchop".into());
-        o.no_auth_user = Some("derek".into());
+        let o = Options {
+            username: Some("derek".into()),
+            password: Some("porkchop".into()),
+            no_auth_user: Some("derek".into()),
+            ..Default::default()
+        };
         let a = AuthConfig::from_options(&o);
         assert!(a.required());
         let ci = |u: Option<&str>, p: Option<&str>| ConnectInfo {
@@ -293,14 +306,18 @@ mod tests {
             pass: p.map(Into::into),
             ..Default::default()
         };
-        assert!(a.authenticate(&ci(Some("derek"), Some("porkchop"))).is_some());
+        assert!(a
+            .authenticate(&ci(Some("derek"), Some("porkchop")))
+            .is_some());
         assert!(a.authenticate(&ci(Some("derek"), Some("nope"))).is_none());
         assert!(a.authenticate(&ci(Some("x"), Some("porkchop"))).is_none());
         let anon = a.authenticate(&ci(None, None)).unwrap();
         assert_eq!(anon.user.as_deref(), Some("derek"));
 
-        let mut o = Options::default();
-        o.authorization = Some("s3cr3t".into());
+        let o = Options {
+            authorization: Some("s3cr3t".into()),
+            ..Default::default()
+        };
         let a = AuthConfig::from_options(&o);
         let tok = |t: &str| ConnectInfo {
             auth_token: Some(t.into()),
@@ -314,9 +331,11 @@ mod tests {
     #[test]
     fn bcrypt_passwords() {
         let hash = bcrypt::hash("pw", 4).unwrap();
-        let mut o = Options::default();
-        o.username = Some("u".into());
-        o.password = Some(hash);
+        let o = Options {
+            username: Some("u".into()),
+            password: Some(hash),
+            ..Default::default()
+        };
         let a = AuthConfig::from_options(&o);
         let ci = ConnectInfo {
             user: Some("u".into()),

@@ -35,6 +35,8 @@ const PUB_CACHE_MAX: usize = 256;
 /// Serves one accepted TCP connection until it closes.
 pub async fn run(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let _ = stream.set_nodelay(true);
+    // The dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`; show them as IPv4.
+    let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
     let opts = server.options();
     let cid = server.next_cid();
     let client = Arc::new(Client::new(cid, addr, opts.max_pending.max(0) as usize));
@@ -168,8 +170,11 @@ impl Conn {
             if crate::log::trace_enabled() {
                 trace!("{} - <<- [{}]", self.prefix(), describe(&op));
             }
-            if !self.connected && !matches!(op, ClientOp::Connect(_)) && self.server.auth().required() {
-                break Err(self.auth_violation());
+            if !self.connected
+                && !matches!(op, ClientOp::Connect(_))
+                && self.server.auth().required()
+            {
+                break Err(self.auth_violation(None));
             }
             let r = match op {
                 ClientOp::Pub {
@@ -235,8 +240,8 @@ impl Conn {
         }
     }
 
-    fn auth_violation(&self) -> CloseReason {
-        match &self.opts.user {
+    fn auth_violation(&self, user: Option<&str>) -> CloseReason {
+        match user {
             Some(u) => error!("{} - authentication error - User {u:?}", self.prefix()),
             None => error!("{} - authentication error", self.prefix()),
         }
@@ -263,7 +268,8 @@ impl Conn {
             return Err(CloseReason::ProtocolViolation);
         }
         if ci.no_responders && !ci.headers {
-            self.client.send_err("no responders requires headers support");
+            self.client
+                .send_err("no responders requires headers support");
             return Err(CloseReason::ProtocolViolation);
         }
         if !self.connected {
@@ -278,7 +284,7 @@ impl Conn {
                 auth.authenticate(&ci)
             };
             let Some(Authenticated { user, permissions }) = result else {
-                return Err(self.auth_violation());
+                return Err(self.auth_violation(ci.user.as_deref()));
             };
             self.user = user;
             self.perms = permissions.filter(|p| !p.is_unrestricted() || p.response.is_some());
@@ -298,7 +304,9 @@ impl Conn {
         if self.connected && self.opts.protocol >= 1 && !self.sent_connect_info {
             // nats-server follows the first PONG with an INFO confirming the connection.
             self.sent_connect_info = true;
-            let mut info = self.server.info_for(self.client.cid, self.addr.ip().to_string());
+            let mut info = self
+                .server
+                .info_for(self.client.cid, self.addr.ip().to_string());
             info.connect_info = true;
             info.remote_account = Some("$G".into());
             self.client.send_raw(&info.to_line());
@@ -354,6 +362,8 @@ impl Conn {
                 .send_err(&format!("Permissions Violation for Publish to \"{subj}\""));
             return Ok(());
         }
+        // nats-server acknowledges a verbose publish before delivering it.
+        self.ok();
         let msg = Message {
             subject: subj,
             reply: reply.as_deref(),
@@ -370,7 +380,6 @@ impl Conn {
                 self.send_no_responders(subj, reply);
             }
         }
-        self.ok();
         Ok(())
     }
 
@@ -519,8 +528,8 @@ fn redact_connect(json: &Bytes) -> String {
         return String::from_utf8_lossy(json).into_owned();
     };
     if let Some(obj) = v.as_object_mut() {
-        for key in ["pass", "auth_token", "sig"] {
-            if let Some(f) = obj.get_mut(key) {
+        for key in ["pass", "auth_token"] {
+            if let Some(f) = obj.get_mut(key).filter(|f| f.is_string()) {
                 *f = serde_json::Value::String("[REDACTED]".into());
             }
         }
@@ -539,9 +548,17 @@ fn describe(op: &ClientOp) -> String {
             headers,
             payload,
         } => {
-            let r = reply.as_ref().map(|r| format!(" {}", s(r))).unwrap_or_default();
+            let r = reply
+                .as_ref()
+                .map(|r| format!(" {}", s(r)))
+                .unwrap_or_default();
             match headers {
-                Some(h) => format!("HPUB {}{r} {} {}", s(subject), h.len(), h.len() + payload.len()),
+                Some(h) => format!(
+                    "HPUB {}{r} {} {}",
+                    s(subject),
+                    h.len(),
+                    h.len() + payload.len()
+                ),
                 None => format!("PUB {}{r} {}", s(subject), payload.len()),
             }
         }

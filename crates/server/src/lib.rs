@@ -2,19 +2,19 @@
 //!
 //! This crate is the wiring around the pure crates: listeners and connection tasks
 //! ([`conn`], [`outbound`]), routing into subscribers ([`router`]), authentication
-//! ([`auth`]), the INFO message ([`info`]), logging in nats-server's format ([`log`]) and
+//! ([`auth`]), the INFO message ([`server_info`]), logging in nats-server's format ([`log`]) and
 //! process-level concerns ([`run`]: startup, signals, pid and ports files).
 
 pub mod log;
 
 pub mod auth;
 pub mod conn;
-pub mod info;
 pub mod listen;
 pub mod outbound;
 pub mod replies;
 pub mod router;
 pub mod run;
 pub mod server;
+pub mod server_info;
 
 pub use server::Server;

@@ -18,7 +18,10 @@ pub fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
         if let Ok(l) = bind_addr(v6, true) {
             return Ok(l);
         }
-        return bind_addr(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port), false);
+        return bind_addr(
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+            false,
+        );
     }
     let addr = resolve(host, port)?;
     bind_addr(addr, false)
@@ -30,7 +33,10 @@ fn resolve(host: &str, port: u16) -> std::io::Result<SocketAddr> {
         return Ok(SocketAddr::new(ip, port));
     }
     (trimmed, port).to_socket_addrs()?.next().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("no address for {host}"))
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("no address for {host}"),
+        )
     })
 }
 

@@ -97,7 +97,10 @@ pub fn configure(cfg: &LogConfig) -> std::io::Result<()> {
 pub fn reopen() -> std::io::Result<()> {
     let mut sink = SINK.lock();
     if let Some(fs) = sink.file.as_mut() {
-        fs.file = OpenOptions::new().create(true).append(true).open(&fs.path)?;
+        fs.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&fs.path)?;
         fs.written = fs.file.metadata().map(|m| m.len()).unwrap_or(0);
     }
     Ok(())

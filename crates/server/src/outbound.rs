@@ -48,6 +48,13 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    pub fn is_slow_consumer(self) -> bool {
+        matches!(
+            self,
+            CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             CloseReason::ClientClosed => "Client Closed",
@@ -302,6 +309,11 @@ pub async fn write_loop(client: Arc<Client>, mut w: OwnedWriteHalf, write_deadli
     loop {
         let notified = client.writer_wake.notified();
         let closing = client.take_batch(&mut batch);
+        if closing.is_some_and(CloseReason::is_slow_consumer) {
+            // nats-server drops what a slow consumer has pending instead of flushing it.
+            batch.clear();
+            break;
+        }
         if batch.is_empty() {
             if closing.is_some() {
                 break;

@@ -68,7 +68,7 @@ impl ReplyTracker {
             grants.remove(subject);
             return false;
         }
-        g.remaining -= 1;
+        g.remaining = g.remaining.saturating_sub(1);
         if g.remaining == 0 {
             grants.remove(subject);
         }

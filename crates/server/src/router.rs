@@ -134,7 +134,13 @@ impl Server {
     }
 
     /// Queues one copy for one subscription; false when it was skipped.
-    fn deliver(&self, origin: Origin, sub: &SubRef, msg: &Message<'_>, touched: &mut Touched) -> bool {
+    fn deliver(
+        &self,
+        origin: Origin,
+        sub: &SubRef,
+        msg: &Message<'_>,
+        touched: &mut Touched,
+    ) -> bool {
         let s = &sub.0;
         if !origin.echo && s.client.cid == origin.cid {
             return false;
@@ -159,16 +165,17 @@ impl Server {
         if max > 0 && n == max {
             // The last allowed delivery: the subscription leaves the index now. Its owner
             // finds it gone when it cleans up, which is fine.
-            let _ = self
-                .sublist
-                .remove(&s.subject, s.queue.as_deref(), sub);
+            let _ = self.sublist.remove(&s.subject, s.queue.as_deref(), sub);
         }
         match res {
             Enqueued::Queued { wake } => {
                 if wake {
                     touched.push(&s.client);
                 }
-                self.stats.add_out(1, (msg.payload.len() + msg.headers.map_or(0, |h| h.len())) as u64);
+                self.stats.add_out(
+                    1,
+                    (msg.payload.len() + msg.headers.map_or(0, |h| h.len())) as u64,
+                );
                 true
             }
             Enqueued::SlowConsumer => {

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use natrium_config::{parse_args, Command, Options};
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::info::{NATRIUM_VERSION, NATS_VERSION};
 use crate::log::{self, LogConfig};
 use crate::server::Server;
+use crate::server_info::{NATRIUM_VERSION, NATS_VERSION};
 use crate::{error, fatal, info, listen, warn};
 
 const USAGE: &str = include_str!("usage.txt");
@@ -21,16 +21,25 @@ const USAGE: &str = include_str!("usage.txt");
 /// The command line the server started with, re-parsed on reload so flags keep
 /// overriding the file.
 static ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+static ARGV0: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Runs the command line; returns the process exit code.
 pub fn main(args: Vec<String>) -> ExitCode {
+    if let Some(a) = std::env::args().next() {
+        let _ = ARGV0.set(a);
+    }
     let _ = ARGS.set(args.clone());
     let cmd = match parse_args(args) {
         Ok(c) => c,
-        Err(e) => {
+        Err(e) if e.is_usage_error() => {
+            // nats-server prints the flag error, then the usage on stdout, and exits 0.
             eprintln!("{e}");
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", program_name());
+            return ExitCode::from(1);
         }
     };
     match cmd {
@@ -49,7 +58,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
         Command::Signal { signal, pid } => match send_signal(&signal, pid.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("natrium-server: {e}");
+                eprintln!("{}: {e}", program_name());
                 ExitCode::from(1)
             }
         },
@@ -60,16 +69,29 @@ pub fn main(args: Vec<String>) -> ExitCode {
                     .as_ref()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default();
-                println!("natrium-server: configuration file {file} is valid");
+                println!("{}: configuration file {file} is valid", program_name());
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("natrium-server: {e}");
+                eprintln!("{}: {e}", program_name());
                 ExitCode::from(1)
             }
         },
         Command::Run(opts) => run(*opts),
     }
+}
+
+/// The name error messages start with: the executable's file name, so a natrium-server
+/// installed as `nats-server` answers exactly as nats-server does.
+fn program_name() -> String {
+    ARGV0
+        .get()
+        .and_then(|a| {
+            Path::new(a)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "natrium-server".into())
 }
 
 /// Rejects options this server recognises but cannot honour yet, and inconsistent limits.
@@ -78,6 +100,9 @@ pub fn validate(opts: &Options) -> Result<(), String> {
         return Err(format!(
             "{pos}: \"{key}\" is not supported by natrium-server yet (see README, \"Not yet supported\")"
         ));
+    }
+    if opts.jetstream {
+        return Err("JetStream is not available in this build of natrium-server yet".into());
     }
     if opts.max_payload as i64 > opts.max_pending {
         return Err(format!(
@@ -100,18 +125,24 @@ fn log_config(opts: &Options) -> LogConfig {
 }
 
 fn run(opts: Options) -> ExitCode {
+    for w in &opts.config_warnings {
+        eprintln!("{w}");
+    }
     if let Err(e) = validate(&opts) {
-        eprintln!("natrium-server: {e}");
+        eprintln!("{}: {e}", program_name());
         return ExitCode::from(1);
     }
     if let Err(e) = log::configure(&log_config(&opts)) {
-        eprintln!("natrium-server: can not open log file: {e}");
+        eprintln!("{}: can not open log file: {e}", program_name());
         return ExitCode::from(1);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("natrium-server: can not start runtime: {e}");
+            eprintln!("{}: can not start runtime: {e}", program_name());
             return ExitCode::from(1);
         }
     };
@@ -125,10 +156,11 @@ async fn serve(opts: Options) -> ExitCode {
     info!("  Git:      [not set]");
     info!("  Name:     {}", server.name);
     info!("  ID:       {}", server.id);
-    if opts.password.is_some() || opts.users.iter().any(|u| has_plain_password(u.password.as_deref())) {
-        if has_plain_password(opts.password.as_deref()) || opts.users.iter().any(|u| has_plain_password(u.password.as_deref())) {
-            warn!("Plaintext passwords detected, use nkeys or bcrypt");
-        }
+    let plain = std::iter::once(opts.password.as_deref())
+        .chain(opts.users.iter().map(|u| u.password.as_deref()))
+        .any(has_plain_password);
+    if plain {
+        warn!("Plaintext passwords detected, use nkeys or bcrypt");
     }
     if let Some(path) = &opts.config_file {
         info!("Using configuration file: {}", path.display());

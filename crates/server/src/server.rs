@@ -19,9 +19,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth::AuthConfig;
-use crate::info::{self, Info};
 use crate::outbound::{Client, CloseReason, Counters};
 use crate::router::SubRef;
+use crate::server_info::{self, Info};
 use crate::{debug, error, info};
 
 /// Server-wide counters, for /varz and the logs.
@@ -63,7 +63,7 @@ pub struct Server {
 
 impl Server {
     pub fn new(opts: Options) -> Arc<Server> {
-        let id = info::new_server_id();
+        let id = server_info::new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         let sublist = if opts.disable_sublist_cache {
             Sublist::new_no_cache()
@@ -119,7 +119,7 @@ impl Server {
         Info {
             server_id: self.id.clone(),
             server_name: self.name.clone(),
-            version: info::NATS_VERSION,
+            version: server_info::NATS_VERSION,
             proto: 1,
             git_commit: String::new(),
             go: "rust",

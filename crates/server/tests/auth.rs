@@ -24,10 +24,16 @@ async fn user_and_password_flags() {
         .await;
     assert!(bad.is_err());
     let (mut c, _) = Raw::connect(&s.addr()).await;
-    c.send("CONNECT {\"verbose\":false,\"user\":\"derek\",\"pass\":\"nope\"}\r\n").await;
+    c.send("CONNECT {\"verbose\":false,\"user\":\"derek\",\"pass\":\"nope\"}\r\n")
+        .await;
     c.expect("-ERR 'Authorization Violation'").await;
     assert!(c.closed().await);
-    assert!(s.wait_for_log("authentication error - User \"derek\"", Duration::from_secs(2)).is_some());
+    assert!(s
+        .wait_for_log(
+            "authentication error - User \"derek\"",
+            Duration::from_secs(2)
+        )
+        .is_some());
 }
 
 #[tokio::test]
@@ -37,7 +43,10 @@ async fn operations_before_connect_are_refused_when_auth_is_required() {
     c.send("PING\r\n").await;
     c.expect("-ERR 'Authorization Violation'").await;
     assert!(c.closed().await);
-    let nc = ConnectOptions::with_token("s3cr3t".into()).connect(s.url()).await.unwrap();
+    let nc = ConnectOptions::with_token("s3cr3t".into())
+        .connect(s.url())
+        .await
+        .unwrap();
     nc.flush().await.unwrap();
 }
 
@@ -72,32 +81,43 @@ authorization {
 "#;
     let s = TestServer::with_config(conf, &[]);
     let (mut c, _) = Raw::connect(&s.addr()).await;
-    c.send("CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"foo\"}\r\n").await;
+    c.send("CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"foo\"}\r\n")
+        .await;
     c.send("PUB orders.secret 1\r\nx\r\n").await;
-    c.expect("-ERR 'Permissions Violation for Publish to \"orders.secret\"'").await;
+    c.expect("-ERR 'Permissions Violation for Publish to \"orders.secret\"'")
+        .await;
     c.send("PUB other 1\r\nx\r\n").await;
-    c.expect("-ERR 'Permissions Violation for Publish to \"other\"'").await;
+    c.expect("-ERR 'Permissions Violation for Publish to \"other\"'")
+        .await;
     c.send("SUB private 1\r\n").await;
-    c.expect("-ERR 'Permissions Violation for Subscription to \"private\"'").await;
+    c.expect("-ERR 'Permissions Violation for Subscription to \"private\"'")
+        .await;
     c.send("SUB updates.* 2\r\nPING\r\n").await;
     c.expect("PONG").await;
 
     // The service may answer a request once, though it may not publish otherwise.
     let (mut svc, _) = Raw::connect(&s.addr()).await;
-    svc.send("CONNECT {\"verbose\":false,\"user\":\"svc\",\"pass\":\"bar\"}\r\nSUB svc.> 1\r\nPING\r\n")
-        .await;
+    svc.send(
+        "CONNECT {\"verbose\":false,\"user\":\"svc\",\"pass\":\"bar\"}\r\nSUB svc.> 1\r\nPING\r\n",
+    )
+    .await;
     svc.expect("PONG").await;
-    c.send("SUB _INBOX.r1 3\r\nPUB svc.time _INBOX.r1 1\r\n?\r\n").await;
+    c.send("SUB _INBOX.r1 3\r\nPUB svc.time _INBOX.r1 1\r\n?\r\n")
+        .await;
     svc.expect("MSG svc.time 1 _INBOX.r1 1").await;
     svc.expect("?").await;
-    svc.send("PUB _INBOX.r1 3\r\nnow\r\nPUB _INBOX.r1 5\r\nagain\r\n").await;
-    svc.expect("-ERR 'Permissions Violation for Publish to \"_INBOX.r1\"'").await;
+    svc.send("PUB _INBOX.r1 3\r\nnow\r\nPUB _INBOX.r1 5\r\nagain\r\n")
+        .await;
+    svc.expect("-ERR 'Permissions Violation for Publish to \"_INBOX.r1\"'")
+        .await;
     c.expect("MSG _INBOX.r1 3 3").await;
     c.expect("now").await;
 
     let (mut qc, _) = Raw::connect(&s.addr()).await;
-    qc.send("CONNECT {\"verbose\":false,\"user\":\"q\",\"pass\":\"q\"}\r\nSUB jobs.a 1\r\n").await;
-    qc.expect("-ERR 'Permissions Violation for Subscription to \"jobs.a\"'").await;
+    qc.send("CONNECT {\"verbose\":false,\"user\":\"q\",\"pass\":\"q\"}\r\nSUB jobs.a 1\r\n")
+        .await;
+    qc.expect("-ERR 'Permissions Violation for Subscription to \"jobs.a\"'")
+        .await;
     qc.send("SUB jobs.a other 2\r\n").await;
     qc.expect("-ERR 'Permissions Violation for Subscription to \"jobs.a\" using queue \"other\"'")
         .await;

@@ -16,6 +16,13 @@ async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
         .expect("subscription open")
 }
 
+/// Waits until the server has processed everything `nc` sent so far. async-nats's `flush`
+/// only writes the client's buffer; a request answered by the server (no responders) is a
+/// real round trip.
+async fn sync(nc: &async_nats::Client) {
+    let _ = nc.request("natrium.test.sync", "".into()).await;
+}
+
 #[tokio::test]
 async fn publish_subscribe_and_wildcards() {
     let s = TestServer::start(&[]);
@@ -75,7 +82,14 @@ async fn request_reply_headers_and_no_responders() {
     tokio::spawn(async move {
         while let Some(m) = svc.next().await {
             let mut h = HeaderMap::new();
-            h.insert("X-Seen", m.headers.as_ref().and_then(|h| h.get("X-In")).map(|v| v.as_str()).unwrap_or("none"));
+            h.insert(
+                "X-Seen",
+                m.headers
+                    .as_ref()
+                    .and_then(|h| h.get("X-In"))
+                    .map(|v| v.as_str())
+                    .unwrap_or("none"),
+            );
             responder
                 .publish_with_headers(m.reply.unwrap(), h, m.payload)
                 .await
@@ -98,10 +112,14 @@ async fn request_reply_headers_and_no_responders() {
 #[tokio::test]
 async fn echo_off_and_unsubscribe_after() {
     let s = TestServer::start(&[]);
-    let quiet = ConnectOptions::new().no_echo().connect(s.url()).await.unwrap();
+    let quiet = ConnectOptions::new()
+        .no_echo()
+        .connect(s.url())
+        .await
+        .unwrap();
     let other = async_nats::connect(s.url()).await.unwrap();
     let mut own = quiet.subscribe("chat").await.unwrap();
-    quiet.flush().await.unwrap();
+    sync(&quiet).await;
     quiet.publish("chat", "mine".into()).await.unwrap();
     other.publish("chat", "theirs".into()).await.unwrap();
     other.flush().await.unwrap();
@@ -110,12 +128,17 @@ async fn echo_off_and_unsubscribe_after() {
     let mut limited = other.subscribe("limited").await.unwrap();
     limited.unsubscribe_after(2).await.unwrap();
     for i in 0..5 {
-        other.publish("limited", format!("{i}").into()).await.unwrap();
+        other
+            .publish("limited", format!("{i}").into())
+            .await
+            .unwrap();
     }
     other.flush().await.unwrap();
     assert_eq!(next(&mut limited).await.payload, "0");
     assert_eq!(next(&mut limited).await.payload, "1");
-    let end = tokio::time::timeout(Duration::from_secs(5), limited.next()).await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), limited.next())
+        .await
+        .unwrap();
     assert!(end.is_none(), "subscription ends after its limit");
 }
 
@@ -140,14 +163,16 @@ async fn many_publishers_many_messages_in_order_per_publisher() {
     let s = TestServer::start(&[]);
     let sub_conn = async_nats::connect(s.url()).await.unwrap();
     let mut sub = sub_conn.subscribe("load.>").await.unwrap();
-    sub_conn.flush().await.unwrap();
+    sync(&sub_conn).await;
     let mut tasks = Vec::new();
     for p in 0..4 {
         let url = s.url();
         tasks.push(tokio::spawn(async move {
             let nc = async_nats::connect(url).await.unwrap();
             for i in 0..5000u32 {
-                nc.publish(format!("load.{p}"), i.to_be_bytes().to_vec().into()).await.unwrap();
+                nc.publish(format!("load.{p}"), i.to_be_bytes().to_vec().into())
+                    .await
+                    .unwrap();
             }
             nc.flush().await.unwrap();
         }));
@@ -160,7 +185,11 @@ async fn many_publishers_many_messages_in_order_per_publisher() {
         let m = next(&mut sub).await;
         let p: usize = m.subject.rsplit('.').next().unwrap().parse().unwrap();
         let i = u32::from_be_bytes(m.payload[..4].try_into().unwrap());
-        assert_eq!(last[p].map_or(0, |l| l + 1), i, "publisher {p} out of order");
+        assert_eq!(
+            last[p].map_or(0, |l| l + 1),
+            i,
+            "publisher {p} out of order"
+        );
         last[p] = Some(i);
     }
 }

@@ -11,7 +11,8 @@ const QUIET: &str = "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":t
 async fn info_line_has_nats_server_shape() {
     let s = TestServer::start(&[]);
     let (_raw, info) = Raw::connect(&s.addr()).await;
-    let json: serde_json::Value = serde_json::from_str(info.strip_prefix("INFO ").unwrap().trim()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(info.strip_prefix("INFO ").unwrap().trim()).unwrap();
     assert_eq!(json["server_id"].as_str().unwrap().len(), 56);
     assert!(json["server_id"].as_str().unwrap().starts_with('N'));
     assert_eq!(json["proto"], 1);
@@ -42,7 +43,8 @@ async fn verbose_ping_pub_sub_transcript() {
 async fn connect_info_follows_first_pong_for_protocol_1() {
     let s = TestServer::start(&[]);
     let (mut c, _) = Raw::connect(&s.addr()).await;
-    c.send("CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n").await;
+    c.send("CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n")
+        .await;
     c.expect("PONG").await;
     let info = c.read_line().await.unwrap();
     assert!(info.contains("\"connect_info\":true"), "{info}");
@@ -54,7 +56,8 @@ async fn wildcards_queue_groups_and_auto_unsubscribe() {
     let s = TestServer::start(&[]);
     let (mut c, _) = Raw::connect(&s.addr()).await;
     c.send(QUIET).await;
-    c.send("SUB a.* 1\r\nSUB a.> 2\r\nSUB a.b.c 3\r\nSUB q g 4\r\nSUB q g 5\r\n").await;
+    c.send("SUB a.* 1\r\nSUB a.> 2\r\nSUB a.b.c 3\r\nSUB q g 4\r\nSUB q g 5\r\n")
+        .await;
     c.send("PUB a.b 1\r\nx\r\nPUB q 1\r\ny\r\nPING\r\n").await;
     let mut lines = Vec::new();
     loop {
@@ -70,7 +73,8 @@ async fn wildcards_queue_groups_and_auto_unsubscribe() {
     assert_eq!(queue_msgs, 1, "{lines:?}");
 
     c.send("SUB once 9\r\nUNSUB 9 2\r\n").await;
-    c.send("PUB once 1\r\n1\r\nPUB once 1\r\n2\r\nPUB once 1\r\n3\r\nPING\r\n").await;
+    c.send("PUB once 1\r\n1\r\nPUB once 1\r\n2\r\nPUB once 1\r\n3\r\nPING\r\n")
+        .await;
     c.expect("MSG once 9 1").await;
     c.expect("1").await;
     c.expect("MSG once 9 1").await;
@@ -84,7 +88,8 @@ async fn headers_and_no_responders() {
     let (mut c, _) = Raw::connect(&s.addr()).await;
     c.send("CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}\r\n")
         .await;
-    c.send("SUB inbox 1\r\nHPUB foo inbox 12 14\r\nNATS/1.0\r\n\r\nhi\r\n").await;
+    c.send("SUB inbox 1\r\nHPUB foo inbox 12 14\r\nNATS/1.0\r\n\r\nhi\r\n")
+        .await;
     c.expect("HMSG inbox 1 35 35").await;
     c.expect("NATS/1.0 503").await;
     c.expect("Nats-Subject: foo").await;
@@ -92,9 +97,12 @@ async fn headers_and_no_responders() {
     c.expect("").await;
     // A subscriber without header support gets the payload alone.
     let (mut plain, _) = Raw::connect(&s.addr()).await;
-    plain.send("CONNECT {\"verbose\":false}\r\nSUB h 7\r\nPING\r\n").await;
+    plain
+        .send("CONNECT {\"verbose\":false}\r\nSUB h 7\r\nPING\r\n")
+        .await;
     plain.expect("PONG").await;
-    c.send("HPUB h 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nhi\r\n").await;
+    c.send("HPUB h 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nhi\r\n")
+        .await;
     plain.expect("MSG h 7 2").await;
     plain.expect("hi").await;
 }
@@ -115,7 +123,8 @@ async fn invalid_subjects_keep_the_connection() {
     c.send(QUIET).await;
     c.send("SUB foo.. 1\r\n").await;
     c.expect("-ERR 'Invalid Subject'").await;
-    c.send("CONNECT {\"verbose\":false,\"pedantic\":true}\r\nPUB foo.* 1\r\nx\r\n").await;
+    c.send("CONNECT {\"verbose\":false,\"pedantic\":true}\r\nPUB foo.* 1\r\nx\r\n")
+        .await;
     c.expect("-ERR 'Invalid Publish Subject'").await;
     c.send("PING\r\n").await;
     c.expect("PONG").await;
@@ -126,11 +135,20 @@ async fn protocol_errors_close_with_nats_server_texts() {
     let s = TestServer::start(&[]);
     for (input, err) in [
         ("FOO bar\r\n", Some("-ERR 'Unknown Protocol Operation'")),
-        ("PUB foo 2\r\nhello\r\n", Some("-ERR 'Unknown Protocol Operation'")),
-        ("PUB foo 2000000\r\n", Some("-ERR 'Maximum Payload Violation'")),
+        (
+            "PUB foo 2\r\nhello\r\n",
+            Some("-ERR 'Unknown Protocol Operation'"),
+        ),
+        (
+            "PUB foo 2000000\r\n",
+            Some("-ERR 'Maximum Payload Violation'"),
+        ),
         ("PUB foo bar\r\n", None),
         ("CONNECT {bad json\r\n", None),
-        ("CONNECT {\"protocol\":5}\r\n", Some("-ERR 'invalid client protocol'")),
+        (
+            "CONNECT {\"protocol\":5}\r\n",
+            Some("-ERR 'invalid client protocol'"),
+        ),
         (
             "CONNECT {\"no_responders\":true}\r\n",
             Some("-ERR 'no responders requires headers support'"),

@@ -36,12 +36,36 @@ fn parses_each_operation() {
             ClientOp::Connect(b("{\"verbose\":false}")),
             ClientOp::Ping,
             ClientOp::Pong,
-            ClientOp::Sub { subject: b("foo"), queue: None, sid: b("1") },
-            ClientOp::Sub { subject: b("foo"), queue: Some(b("q")), sid: b("2") },
-            ClientOp::Unsub { sid: b("1"), max: None },
-            ClientOp::Unsub { sid: b("2"), max: Some(5) },
-            ClientOp::Pub { subject: b("foo"), reply: None, headers: None, payload: b("hello") },
-            ClientOp::Pub { subject: b("foo"), reply: Some(b("bar")), headers: None, payload: b("") },
+            ClientOp::Sub {
+                subject: b("foo"),
+                queue: None,
+                sid: b("1")
+            },
+            ClientOp::Sub {
+                subject: b("foo"),
+                queue: Some(b("q")),
+                sid: b("2")
+            },
+            ClientOp::Unsub {
+                sid: b("1"),
+                max: None
+            },
+            ClientOp::Unsub {
+                sid: b("2"),
+                max: Some(5)
+            },
+            ClientOp::Pub {
+                subject: b("foo"),
+                reply: None,
+                headers: None,
+                payload: b("hello")
+            },
+            ClientOp::Pub {
+                subject: b("foo"),
+                reply: Some(b("bar")),
+                headers: None,
+                payload: b("")
+            },
             ClientOp::Pub {
                 subject: b("foo"),
                 reply: None,
@@ -60,24 +84,55 @@ fn tolerates_tabs_extra_spaces_and_bare_newlines() {
     assert_eq!(ops.len(), 2);
     assert_eq!(
         ops[1],
-        ClientOp::Sub { subject: b("a"), queue: None, sid: b("1") }
+        ClientOp::Sub {
+            subject: b("a"),
+            queue: None,
+            sid: b("1")
+        }
     );
 }
 
 #[test]
 fn rejects_bad_input_with_the_right_error() {
     assert_eq!(check(b"FOO bar\r\n"), Err(ParseError::UnknownOp));
-    assert!(matches!(check(b"PUB foo\r\n"), Err(ParseError::BadArgs { op: "PUB", .. })));
-    assert!(matches!(check(b"PUB foo x\r\n"), Err(ParseError::BadArgs { .. })));
-    assert!(matches!(check(b"PUB a b c 1\r\n"), Err(ParseError::BadArgs { .. })));
-    assert!(matches!(check(b"HPUB foo 5 2\r\n"), Err(ParseError::BadArgs { .. })));
-    assert!(matches!(check(b"SUB foo\r\n"), Err(ParseError::BadArgs { .. })));
-    assert!(matches!(check(b"SUB a b c d\r\n"), Err(ParseError::BadArgs { .. })));
-    assert!(matches!(check(b"UNSUB 1 x\r\n"), Err(ParseError::BadArgs { .. })));
-    assert_eq!(check(b"PUB foo 2\r\nhello\r\n"), Err(ParseError::BadPayload));
+    assert!(matches!(
+        check(b"PUB foo\r\n"),
+        Err(ParseError::BadArgs { op: "PUB", .. })
+    ));
+    assert!(matches!(
+        check(b"PUB foo x\r\n"),
+        Err(ParseError::BadArgs { .. })
+    ));
+    assert!(matches!(
+        check(b"PUB a b c 1\r\n"),
+        Err(ParseError::BadArgs { .. })
+    ));
+    assert!(matches!(
+        check(b"HPUB foo 5 2\r\n"),
+        Err(ParseError::BadArgs { .. })
+    ));
+    assert!(matches!(
+        check(b"SUB foo\r\n"),
+        Err(ParseError::BadArgs { .. })
+    ));
+    assert!(matches!(
+        check(b"SUB a b c d\r\n"),
+        Err(ParseError::BadArgs { .. })
+    ));
+    assert!(matches!(
+        check(b"UNSUB 1 x\r\n"),
+        Err(ParseError::BadArgs { .. })
+    ));
+    assert_eq!(
+        check(b"PUB foo 2\r\nhello\r\n"),
+        Err(ParseError::BadPayload)
+    );
     assert_eq!(
         check(b"PUB foo 2000000\r\n"),
-        Err(ParseError::MaxPayload { size: 2_000_000, limit: 1024 * 1024 })
+        Err(ParseError::MaxPayload {
+            size: 2_000_000,
+            limit: 1024 * 1024
+        })
     );
 }
 
@@ -85,7 +140,10 @@ fn rejects_bad_input_with_the_right_error() {
 fn control_line_limit_is_checked_before_the_line_ends() {
     let mut p = Parser::new(16, 1024);
     let mut buf = BytesMut::from(&b"PUB aaaaaaaaaaaaaaaaaaaaaa"[..]);
-    assert_eq!(p.next_op(&mut buf), Err(ParseError::MaxControlLine { limit: 16 }));
+    assert_eq!(
+        p.next_op(&mut buf),
+        Err(ParseError::MaxControlLine { limit: 16 })
+    );
     let mut p = Parser::new(16, 1024);
     let mut buf = BytesMut::from(&b"PUB aaaa"[..]);
     assert_eq!(p.next_op(&mut buf), Ok(None));
@@ -103,7 +161,12 @@ fn payload_split_across_reads_resumes() {
     let op = p.next_op(&mut buf).unwrap().unwrap();
     assert_eq!(
         op,
-        ClientOp::Pub { subject: b("foo"), reply: None, headers: None, payload: b("hello world") }
+        ClientOp::Pub {
+            subject: b("foo"),
+            reply: None,
+            headers: None,
+            payload: b("hello world")
+        }
     );
     assert!(p.is_idle());
 }

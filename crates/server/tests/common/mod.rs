@@ -86,7 +86,11 @@ impl TestServer {
         };
         let line = server
             .wait_for_log("Server is ready", Duration::from_secs(10))
-            .map(|_| server.find_log("Listening for client connections on").unwrap())
+            .map(|_| {
+                server
+                    .find_log("Listening for client connections on")
+                    .unwrap()
+            })
             .unwrap_or_else(|| panic!("server did not start; log:\n{}", server.log_text()));
         server.port = line
             .rsplit(':')
