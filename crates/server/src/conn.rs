@@ -142,6 +142,7 @@ impl Conn {
                         break;
                     }
                     self.pings_out += 1;
+                    self.client.meta.ping_sent();
                     self.client.send_raw(encode::PING);
                 }
                 _ = &mut auth_deadline, if must_auth && !self.connected => {
@@ -196,6 +197,7 @@ impl Conn {
                 ClientOp::Ping => self.process_ping(),
                 ClientOp::Pong => {
                     self.pings_out = 0;
+                    self.client.meta.pong_received();
                     Ok(())
                 }
                 ClientOp::Connect(json) => self.process_connect(json).await,
@@ -216,6 +218,7 @@ impl Conn {
         if msgs > 0 {
             self.client.counters.add_in(msgs, bytes);
             self.server.stats.msgs.add_in(msgs, bytes);
+            self.client.meta.touch();
         }
         res
     }
@@ -294,6 +297,14 @@ impl Conn {
             self.connected = true;
         }
         self.client.headers.store(ci.headers, Ordering::Relaxed);
+        self.client
+            .meta
+            .set_identity(crate::monitor::meta::Identity {
+                name: ci.name.clone().unwrap_or_default(),
+                lang: ci.lang.clone().unwrap_or_default(),
+                version: ci.version.clone().unwrap_or_default(),
+                user: self.user.clone(),
+            });
         self.opts = ci;
         self.ok();
         Ok(())
@@ -366,6 +377,7 @@ impl Conn {
         self.ok();
         let msg = Message {
             subject: subj,
+            shown_subject: subj,
             reply: reply.as_deref(),
             headers: headers.as_ref(),
             payload: &payload,
@@ -479,6 +491,8 @@ impl Conn {
             return Ok(());
         }
         self.subs.insert(sid, sub);
+        self.client.meta.sub_added();
+        self.client.meta.touch();
         self.ok();
         Ok(())
     }
@@ -491,10 +505,14 @@ impl Conn {
         };
         if remove_now {
             if let Some(sub) = self.subs.remove(&sid) {
-                let _ = self
-                    .server
-                    .sublist
-                    .remove(&sub.0.subject, sub.0.queue.as_deref(), &sub);
+                let removed =
+                    self.server
+                        .sublist
+                        .remove(&sub.0.subject, sub.0.queue.as_deref(), &sub);
+                if removed.is_ok() {
+                    self.client.meta.sub_removed();
+                }
+                self.client.meta.touch();
             }
         }
         self.ok();
@@ -503,6 +521,8 @@ impl Conn {
 
     /// Removes everything the connection registered.
     fn cleanup(&mut self) {
+        let subs = crate::monitor::subsz::client_list(self.subs.values().map(|s| &*s.0));
+        self.client.meta.set_final_subs(subs);
         for (_, sub) in self.subs.drain() {
             let _ = self
                 .server

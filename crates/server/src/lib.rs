@@ -7,9 +7,13 @@
 
 pub mod log;
 
+pub mod outlet;
+
 pub mod auth;
 pub mod conn;
+pub mod jetstream;
 pub mod listen;
+pub mod monitor;
 pub mod outbound;
 pub mod replies;
 pub mod router;

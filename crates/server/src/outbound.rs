@@ -130,6 +130,8 @@ pub struct Client {
     max_pending: usize,
     /// Present when the client's permissions include `allow_responses`.
     replies: OnceLock<crate::replies::ReplyTracker>,
+    /// Identity, activity and RTT for monitoring; never touched per message.
+    pub meta: crate::monitor::ClientMeta,
 }
 
 impl Client {
@@ -151,6 +153,7 @@ impl Client {
             counters: Counters::default(),
             max_pending,
             replies: OnceLock::new(),
+            meta: crate::monitor::ClientMeta::new(),
         }
     }
 

@@ -28,9 +28,30 @@ pub struct Subscription {
     /// Set when a subscribe-deny filter partly overlaps this subscription's subject, so
     /// each delivery must be checked against it.
     deny_check: Option<Arc<Permissions>>,
+    /// Set for the server's own subscriptions (JetStream): messages go to this handler on
+    /// the publisher's task instead of to a socket.
+    internal: Option<natrium_jetstream::Handler>,
 }
 
 impl Subscription {
+    /// A subscription served in-process by `handler`.
+    pub fn internal(
+        client: Arc<Client>,
+        subject: &str,
+        handler: natrium_jetstream::Handler,
+    ) -> Subscription {
+        Subscription {
+            client,
+            subject: subject.into(),
+            queue: None,
+            sid: Bytes::new(),
+            max: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            deny_check: None,
+            internal: Some(handler),
+        }
+    }
+
     pub fn new(
         client: Arc<Client>,
         subject: &str,
@@ -46,11 +67,17 @@ impl Subscription {
             max: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             deny_check,
+            internal: None,
         }
     }
 
     pub fn delivered(&self) -> u64 {
         self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// The auto-unsubscribe limit; 0 means none.
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
     }
 
     /// Sets the auto-unsubscribe limit. Returns true when the limit is already reached and
@@ -79,7 +106,11 @@ impl Hash for SubRef {
 
 /// A message on its way to subscribers.
 pub struct Message<'a> {
+    /// The subject subscriptions are matched against.
     pub subject: &'a str,
+    /// The subject subscribers see (differs for JetStream deliveries: a stream message's
+    /// own subject, delivered on a consumer's delivery subject).
+    pub shown_subject: &'a str,
     pub reply: Option<&'a [u8]>,
     pub headers: Option<&'a Bytes>,
     pub payload: &'a Bytes,
@@ -142,6 +173,15 @@ impl Server {
         touched: &mut Touched,
     ) -> bool {
         let s = &sub.0;
+        if let Some(handler) = &s.internal {
+            handler(natrium_jetstream::InMsg {
+                subject: msg.shown_subject.to_string(),
+                reply: msg.reply.map(|r| String::from_utf8_lossy(r).into_owned()),
+                headers: msg.headers.cloned(),
+                payload: msg.payload.clone(),
+            });
+            return true;
+        }
         if !origin.echo && s.client.cid == origin.cid {
             return false;
         }
@@ -156,7 +196,7 @@ impl Server {
             return false;
         }
         let res = s.client.enqueue_msg(
-            msg.subject.as_bytes(),
+            msg.shown_subject.as_bytes(),
             &s.sid,
             msg.reply,
             msg.headers,
@@ -165,7 +205,13 @@ impl Server {
         if max > 0 && n == max {
             // The last allowed delivery: the subscription leaves the index now. Its owner
             // finds it gone when it cleans up, which is fine.
-            let _ = self.sublist.remove(&s.subject, s.queue.as_deref(), sub);
+            if self
+                .sublist
+                .remove(&s.subject, s.queue.as_deref(), sub)
+                .is_ok()
+            {
+                s.client.meta.sub_removed();
+            }
         }
         match res {
             Enqueued::Queued { wake } => {

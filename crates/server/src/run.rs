@@ -101,8 +101,11 @@ pub fn validate(opts: &Options) -> Result<(), String> {
             "{pos}: \"{key}\" is not supported by natrium-server yet (see README, \"Not yet supported\")"
         ));
     }
-    if opts.jetstream {
-        return Err("JetStream is not available in this build of natrium-server yet".into());
+    if opts.https_port != 0 {
+        return Err(
+            "\"https_port\" is not supported by natrium-server yet (HTTPS monitoring needs TLS; use http_port)"
+                .into(),
+        );
     }
     if opts.max_payload as i64 > opts.max_pending {
         return Err(format!(
@@ -165,6 +168,15 @@ async fn serve(opts: Options) -> ExitCode {
     if let Some(path) = &opts.config_file {
         info!("Using configuration file: {}", path.display());
     }
+    if let Err(e) = crate::monitor::start(&server).await {
+        let port = opts.http_port.max(0);
+        fatal!(
+            "Can't start monitoring: can't listen to the monitor port: listen tcp {}:{port}: {}",
+            listen::url_host(&opts.http_host),
+            bind_error_text(&e)
+        );
+        return ExitCode::from(1);
+    }
     let listener = match server.bind().await {
         Ok(l) => l,
         Err(e) => {
@@ -180,6 +192,17 @@ async fn serve(opts: Options) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if opts.jetstream {
+        match crate::jetstream::start(&server, &opts) {
+            Ok(js) => {
+                let _ = server.jetstream.set(js);
+            }
+            Err(e) => {
+                fatal!("Can't start JetStream: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     let addr = server.client_addr().expect("bound above");
     info!(
         "Listening for client connections on {}:{}",
@@ -206,6 +229,11 @@ async fn serve(opts: Options) -> ExitCode {
     info!("Server is ready");
     handle_signals(&server).await;
     info!("Initiating Shutdown...");
+    if let Some(js) = server.jetstream.get() {
+        info!("Initiating JetStream Shutdown...");
+        js.shutdown();
+        info!("JetStream Shutdown");
+    }
     server.shutdown();
     accept.abort();
     wait_for_clients(&server).await;

@@ -54,11 +54,14 @@ pub struct Server {
     clients: Mutex<HashMap<u64, ClientEntry>>,
     next_cid: AtomicU64,
     pub stats: ServerStats,
+    /// HTTP monitoring state (closed connections, request counts, JetStream provider).
+    pub monitor: crate::monitor::MonitorState,
     pub started: Instant,
     pub start_time: SystemTime,
     lame_duck: AtomicBool,
     shutdown_tx: watch::Sender<bool>,
     client_addr: Mutex<Option<SocketAddr>>,
+    pub jetstream: std::sync::OnceLock<Arc<natrium_jetstream::JetStream>>,
 }
 
 impl Server {
@@ -83,11 +86,13 @@ impl Server {
             // the first ids); tools and tests see the same numbering here.
             next_cid: AtomicU64::new(5),
             stats: ServerStats::default(),
+            monitor: crate::monitor::MonitorState::new(),
             started: Instant::now(),
             start_time: SystemTime::now(),
             lame_duck: AtomicBool::new(false),
             shutdown_tx,
             client_addr: Mutex::new(None),
+            jetstream: std::sync::OnceLock::new(),
         })
     }
 
@@ -131,11 +136,14 @@ impl Server {
             tls_verify: false,
             tls_available: false,
             max_payload: opts.max_payload,
-            jetstream: false,
+            jetstream: self.jetstream.get().is_some(),
             client_id,
             client_ip,
             nonce: None,
-            domain: None,
+            domain: opts
+                .jetstream_domain
+                .clone()
+                .filter(|_| self.jetstream.get().is_some()),
             connect_urls: Vec::new(),
             ldm: self.is_lame_duck(),
             connect_info: false,
@@ -166,15 +174,22 @@ impl Server {
         true
     }
 
+    /// Removes a connection from the registry and remembers it for `/connz?state=closed`.
     pub fn unregister(&self, cid: u64) {
-        self.clients.lock().remove(&cid);
+        let entry = self.clients.lock().remove(&cid);
+        if let Some(e) = entry {
+            let max_closed = self.options().max_closed_clients.max(0) as usize;
+            if self.monitor.record_closed(&e.client, max_closed) {
+                self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     pub fn num_clients(&self) -> usize {
         self.clients.lock().len()
     }
 
-    fn all_clients(&self) -> Vec<Arc<Client>> {
+    pub(crate) fn all_clients(&self) -> Vec<Arc<Client>> {
         self.clients
             .lock()
             .values()
@@ -275,6 +290,7 @@ impl Server {
         let auth = Arc::new(AuthConfig::from_options(&new_opts));
         *self.auth.write() = auth;
         *self.opts.write() = Arc::new(new_opts);
+        self.monitor.config_reloaded();
         info!("Reloaded server configuration");
     }
 
@@ -295,8 +311,20 @@ impl Server {
             .map(|a| format!("nats://{}:{}", crate::listen::url_host(&host), a.port()))
             .into_iter()
             .collect();
-        let body = serde_json::json!({ "nats": nats });
-        std::fs::write(&path, body.to_string())?;
+        let mut body = serde_json::json!({ "nats": nats }).to_string();
+        if let Some(m) = self.monitor.addr() {
+            // nats-server's key order: "nats" then "monitoring".
+            let http_host = self.options().http_host.clone();
+            let host = if http_host.is_empty() || http_host == "0.0.0.0" || http_host == "::" {
+                "127.0.0.1".to_string()
+            } else {
+                crate::listen::url_host(&http_host)
+            };
+            let urls = serde_json::json!([format!("http://{host}:{}", m.port())]);
+            body.pop();
+            body.push_str(&format!(",\"monitoring\":{urls}}}"));
+        }
+        std::fs::write(&path, body)?;
         Ok(path)
     }
 }

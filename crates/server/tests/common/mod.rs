@@ -18,6 +18,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_natrium-server");
 pub struct TestServer {
     child: Option<Child>,
     pub port: u16,
+    /// The HTTP monitoring port, when started with `-m`/`http_port`.
+    pub monitor_port: Option<u16>,
     pub dir: PathBuf,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -81,6 +83,7 @@ impl TestServer {
         let mut server = TestServer {
             child: Some(child),
             port: 0,
+            monitor_port: None,
             dir,
             log,
         };
@@ -97,6 +100,9 @@ impl TestServer {
             .next()
             .and_then(|p| p.trim().parse().ok())
             .expect("port in listening line");
+        server.monitor_port = server
+            .find_log("Starting http monitor on")
+            .and_then(|l| l.rsplit(':').next().and_then(|p| p.trim().parse().ok()));
         server
     }
 

@@ -1,0 +1,808 @@
+//! The `$JS.API.*` request handlers.
+//!
+//! [`dispatch`] runs on the requester's task: it hands every request to a blocking thread
+//! (handlers touch the disk) and answers on the request's reply subject with nats-server's
+//! response JSON, or its error JSON with the registered code. Requests without a reply
+//! subject are ignored, as nats-server does.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use natrium_store::{self as store, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::consumer::{self, Consumer};
+use crate::errors::{self as e, ApiError};
+use crate::headers as h;
+use crate::stream::{self, Stream};
+use crate::types::*;
+use crate::{InMsg, JetStream};
+
+/// Most items in one NAMES/LIST page, as nats-server.
+const NAMES_PAGE: usize = 1024;
+const LIST_PAGE: usize = 256;
+
+type Reply = Result<Vec<u8>, ApiError>;
+
+pub fn dispatch(js: Arc<JetStream>, m: InMsg) {
+    let Some(reply) = m.reply.clone() else { return };
+    if m.subject.starts_with("$JS.API.DIRECT.GET.") {
+        // Served by the stream's own subscription when it allows direct gets.
+        return;
+    }
+    let rt = js.runtime().clone();
+    rt.spawn_blocking(move || {
+        let (kind, result) = handle(&js, &m);
+        if matches!(&result, Err(err) if err.code == 0) {
+            return;
+        }
+        js.count_api(result.is_err());
+        let body = match result {
+            Ok(b) => b,
+            Err(err) => error_response(kind, &err),
+        };
+        js.outlet().publish(&reply, None, None, Bytes::from(body));
+    });
+}
+
+fn tokens(subject: &str) -> Vec<&str> {
+    subject.split('.').collect()
+}
+
+fn parse<T: for<'de> Deserialize<'de> + Default>(payload: &[u8]) -> Result<T, ApiError> {
+    if payload.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(T::default());
+    }
+    decode(payload)
+}
+
+/// Decodes a request body. Like Go's decoder in nats-server, a JSON `null` leaves the
+/// field at its default.
+fn decode<T: for<'de> Deserialize<'de>>(payload: &[u8]) -> Result<T, ApiError> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(payload).map_err(|err| e::JS_INVALID_JSON.with(err))?;
+    if v.is_null() {
+        v = serde_json::Value::Object(Default::default());
+    }
+    strip_nulls(&mut v);
+    serde_json::from_value(v).map_err(|err| e::JS_INVALID_JSON.with(err))
+}
+
+fn strip_nulls(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
+/// Routes one request; returns the response `type` and the body or error.
+fn handle(js: &Arc<JetStream>, m: &InMsg) -> (&'static str, Reply) {
+    let t = tokens(&m.subject);
+    let rest = &t[2.min(t.len())..];
+    let p = &m.payload[..];
+    match rest {
+        ["INFO"] => ("account_info_response", account_info(js)),
+        ["STREAM", "CREATE", name] => ("stream_create_response", stream_create(js, name, p)),
+        ["STREAM", "UPDATE", name] => ("stream_update_response", stream_update(js, name, p)),
+        ["STREAM", "INFO", name] => ("stream_info_response", stream_info(js, name, p)),
+        ["STREAM", "DELETE", name] => ("stream_delete_response", stream_delete(js, name)),
+        ["STREAM", "PURGE", name] => ("stream_purge_response", stream_purge(js, name, p)),
+        ["STREAM", "NAMES"] => ("stream_names_response", stream_names(js, p)),
+        ["STREAM", "LIST"] => ("stream_list_response", stream_list(js, p)),
+        ["STREAM", "MSG", "GET", name] => ("stream_msg_get_response", msg_get(js, name, p)),
+        ["STREAM", "MSG", "DELETE", name] => {
+            ("stream_msg_delete_response", msg_delete(js, name, p))
+        }
+        ["CONSUMER", "CREATE", stream, rest @ ..] => (
+            "consumer_create_response",
+            consumer_create(js, stream, rest, p, false),
+        ),
+        ["CONSUMER", "DURABLE", "CREATE", stream, name] => (
+            "consumer_create_response",
+            consumer_create(js, stream, &[name], p, true),
+        ),
+        ["CONSUMER", "INFO", stream, name] => {
+            ("consumer_info_response", consumer_info(js, stream, name))
+        }
+        ["CONSUMER", "DELETE", stream, name] => (
+            "consumer_delete_response",
+            consumer_delete(js, stream, name),
+        ),
+        ["CONSUMER", "NAMES", stream] => ("consumer_names_response", consumer_names(js, stream, p)),
+        ["CONSUMER", "LIST", stream] => ("consumer_list_response", consumer_list(js, stream, p)),
+        ["CONSUMER", "MSG", "NEXT", stream, name] => {
+            ("consumer_getnext_response", msg_next(js, stream, name, m))
+        }
+        ["STREAM", "LEADER", "STEPDOWN", _]
+        | ["CONSUMER", "LEADER", "STEPDOWN", _, _]
+        | ["META", ..]
+        | ["SERVER", "REMOVE"]
+        | ["STREAM", "PEER", "REMOVE", _] => {
+            ("error_response", Err(e::JS_CLUSTER_NOT_ACTIVE.err()))
+        }
+        // nats-server does not answer unknown API subjects at all.
+        _ => ("error_response", Err(NO_REPLY)),
+    }
+}
+
+fn find_stream(js: &JetStream, name: &str) -> Result<Arc<Stream>, ApiError> {
+    js.stream(name).ok_or_else(|| e::JS_STREAM_NOT_FOUND.err())
+}
+
+#[derive(Serialize)]
+struct Limits {
+    max_memory: i64,
+    max_storage: i64,
+    max_streams: i64,
+    max_consumers: i64,
+    max_ack_pending: i64,
+    memory_max_stream_bytes: i64,
+    storage_max_stream_bytes: i64,
+    max_bytes_required: bool,
+}
+
+fn account_info(js: &JetStream) -> Reply {
+    let (mem, file, streams, consumers) = js.usage();
+    let body = serde_json::json!({
+        "memory": mem,
+        "storage": file,
+        "reserved_memory": 0,
+        "reserved_storage": 0,
+        "streams": streams,
+        "consumers": consumers,
+        "limits": Limits {
+            max_memory: -1,
+            max_storage: -1,
+            max_streams: -1,
+            max_consumers: -1,
+            max_ack_pending: -1,
+            memory_max_stream_bytes: -1,
+            storage_max_stream_bytes: -1,
+            max_bytes_required: false,
+        },
+        "domain": js.cfg.domain,
+        "api": {
+            "level": 1,
+            "total": js.api_total.load(std::sync::atomic::Ordering::Relaxed),
+            "errors": js.api_errors.load(std::sync::atomic::Ordering::Relaxed),
+        },
+    });
+    let mut body = body;
+    if js.cfg.domain.is_none() {
+        if let Some(o) = body.as_object_mut() {
+            o.remove("domain");
+        }
+    }
+    Ok(response("account_info_response", &body))
+}
+
+fn stream_config_from(name: &str, p: &[u8]) -> Result<StreamConfig, ApiError> {
+    if p.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(e::JS_BAD_REQUEST.err());
+    }
+    let mut cfg: StreamConfig = decode(p)?;
+    if cfg.name.is_empty() {
+        cfg.name = name.to_string();
+    }
+    if cfg.name != name {
+        return Err(e::JS_STREAM_MISMATCH.err());
+    }
+    stream::normalize(&mut cfg);
+    stream::validate(&cfg)?;
+    Ok(cfg)
+}
+
+fn check_overlap(js: &JetStream, cfg: &StreamConfig) -> Result<(), ApiError> {
+    for other in js.streams() {
+        if other.name == cfg.name {
+            continue;
+        }
+        let ocfg = other.config();
+        for a in &cfg.subjects {
+            for b in &ocfg.subjects {
+                if natrium_sublist::subjects_overlap(a, b) {
+                    return Err(e::JS_STREAM_SUBJECT_OVERLAP.err());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn stream_info_body(js: &JetStream, s: &Stream, opts: &StreamInfoRequest) -> StreamInfo {
+    let st = if opts.deleted_details {
+        s.store.state()
+    } else {
+        s.store.fast_state()
+    };
+    let subjects = opts
+        .subjects_filter
+        .as_deref()
+        .filter(|f| !f.is_empty())
+        .map(|f| s.store.subjects_totals(f).into_iter().collect());
+    StreamInfo {
+        config: (*s.config()).clone(),
+        created: rfc3339(s.created),
+        state: StreamStateJson {
+            messages: st.msgs,
+            bytes: st.bytes,
+            first_seq: st.first_seq,
+            first_ts: rfc3339(st.first_ts),
+            last_seq: st.last_seq,
+            last_ts: rfc3339(st.last_ts),
+            num_subjects: st.num_subjects,
+            subjects,
+            num_deleted: st.num_deleted,
+            deleted: if opts.deleted_details {
+                st.deleted.filter(|d| !d.is_empty())
+            } else {
+                None
+            },
+            consumer_count: s.consumer_count() as u64,
+        },
+        domain: js.cfg.domain.clone(),
+        cluster: ClusterInfo {
+            name: None,
+            leader: js.cfg.server_name.clone(),
+        },
+        ts: rfc3339(store::now_nanos()),
+    }
+}
+
+fn stream_create(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
+    let cfg = stream_config_from(name, p)?;
+    if let Some(existing) = js.stream(name) {
+        // Creating an identical stream again is fine, as in nats-server.
+        if *existing.config() == cfg {
+            return Ok(response(
+                "stream_create_response",
+                &stream_info_body(js, &existing, &Default::default()),
+            ));
+        }
+        return Err(e::JS_STREAM_NAME_EXIST.err());
+    }
+    check_overlap(js, &cfg)?;
+    let s = Stream::open(js, cfg, store::now_nanos(), true)?;
+    js.insert_stream(s.clone());
+    Ok(response(
+        "stream_create_response",
+        &stream_info_body(js, &s, &Default::default()),
+    ))
+}
+
+fn stream_update(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
+    let cfg = stream_config_from(name, p)?;
+    let s = find_stream(js, name)?;
+    let old = s.config();
+    if old.storage != cfg.storage {
+        return Err(e::JS_STREAM_INVALID_CONFIG
+            .with("stream configuration update can not change storage type"));
+    }
+    if old.retention != cfg.retention {
+        return Err(e::JS_STREAM_INVALID_CONFIG
+            .with("stream configuration update can not change retention policy"));
+    }
+    if old.sealed && !cfg.sealed {
+        return Err(e::JS_STREAM_INVALID_CONFIG
+            .with("stream configuration update can not unseal a sealed stream"));
+    }
+    check_overlap(js, &cfg)?;
+    s.update(js, cfg)?;
+    Ok(response(
+        "stream_update_response",
+        &stream_info_body(js, &s, &Default::default()),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct StreamInfoRequest {
+    deleted_details: bool,
+    subjects_filter: Option<String>,
+    offset: usize,
+}
+
+fn stream_info(js: &JetStream, name: &str, p: &[u8]) -> Reply {
+    let req: StreamInfoRequest = parse(p)?;
+    let s = find_stream(js, name)?;
+    Ok(response(
+        "stream_info_response",
+        &stream_info_body(js, &s, &req),
+    ))
+}
+
+fn stream_delete(js: &JetStream, name: &str) -> Reply {
+    let s = js
+        .remove_stream(name)
+        .ok_or_else(|| e::JS_STREAM_NOT_FOUND.err())?;
+    s.delete().map_err(|err| e::JS_STREAM_DELETE.with(err))?;
+    Ok(response(
+        "stream_delete_response",
+        &serde_json::json!({ "success": true }),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PurgeRequest {
+    filter: String,
+    seq: u64,
+    keep: u64,
+}
+
+fn stream_purge(js: &JetStream, name: &str, p: &[u8]) -> Reply {
+    let req: PurgeRequest = parse(p)?;
+    let s = find_stream(js, name)?;
+    let cfg = s.config();
+    if cfg.sealed {
+        return Err(e::JS_STREAM_SEALED.err());
+    }
+    if cfg.deny_purge {
+        return Err(e::JS_STREAM_PURGE_FAILED.with("stream purge not permitted"));
+    }
+    let purged = if req.filter.is_empty() && req.seq == 0 && req.keep == 0 {
+        s.store.purge()
+    } else if req.filter.is_empty() && req.keep == 0 {
+        s.store.compact(req.seq)
+    } else {
+        s.store.purge_ex(&req.filter, req.seq, req.keep)
+    }
+    .map_err(|err| e::JS_STREAM_PURGE_FAILED.with(err))?;
+    s.notify_consumers();
+    Ok(response(
+        "stream_purge_response",
+        &serde_json::json!({ "success": true, "purged": purged }),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ListRequest {
+    offset: usize,
+    subject: String,
+}
+
+fn matching_streams(js: &JetStream, subject: &str) -> Vec<Arc<Stream>> {
+    js.streams()
+        .into_iter()
+        .filter(|s| {
+            subject.is_empty()
+                || s.config()
+                    .subjects
+                    .iter()
+                    .any(|sub| natrium_sublist::subjects_overlap(sub, subject))
+        })
+        .collect()
+}
+
+fn stream_names(js: &JetStream, p: &[u8]) -> Reply {
+    let req: ListRequest = parse(p)?;
+    let all = matching_streams(js, &req.subject);
+    let names: Vec<String> = all
+        .iter()
+        .skip(req.offset)
+        .take(NAMES_PAGE)
+        .map(|s| s.name.clone())
+        .collect();
+    // nats-server answers `null`, not `[]`, when there are no streams.
+    let names = (!names.is_empty()).then_some(names);
+    Ok(response(
+        "stream_names_response",
+        &serde_json::json!({ "total": all.len(), "offset": req.offset, "limit": NAMES_PAGE, "streams": names }),
+    ))
+}
+
+fn stream_list(js: &JetStream, p: &[u8]) -> Reply {
+    let req: ListRequest = parse(p)?;
+    let all = matching_streams(js, &req.subject);
+    let infos: Vec<StreamInfo> = all
+        .iter()
+        .skip(req.offset)
+        .take(LIST_PAGE)
+        .map(|s| stream_info_body(js, s, &Default::default()))
+        .collect();
+    Ok(response(
+        "stream_list_response",
+        &serde_json::json!({ "total": all.len(), "offset": req.offset, "limit": LIST_PAGE, "streams": infos }),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct MsgGetRequest {
+    seq: u64,
+    last_by_subj: String,
+    next_by_subj: String,
+}
+
+fn lookup(s: &Stream, req: &MsgGetRequest) -> Result<store::StoredMsg, StoreError> {
+    if !req.last_by_subj.is_empty() {
+        s.store.load_last_msg(&req.last_by_subj)
+    } else if !req.next_by_subj.is_empty() {
+        s.store.load_next_msg(&req.next_by_subj, req.seq)
+    } else {
+        s.store.load_msg(req.seq)
+    }
+}
+
+fn msg_get(js: &JetStream, name: &str, p: &[u8]) -> Reply {
+    let req: MsgGetRequest = parse(p)?;
+    if req.seq == 0 && req.last_by_subj.is_empty() && req.next_by_subj.is_empty() {
+        return Err(e::JS_BAD_REQUEST.err());
+    }
+    let s = find_stream(js, name)?;
+    let m = lookup(&s, &req).map_err(|err| match err {
+        StoreError::NotFound | StoreError::Eof => e::JS_NO_MESSAGE_FOUND.err(),
+        other => e::JS_STREAM_GENERAL_ERROR.with(other),
+    })?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut msg = serde_json::json!({
+        "subject": &*m.subject,
+        "seq": m.seq,
+        "time": rfc3339(m.ts),
+    });
+    if let Some(obj) = msg.as_object_mut() {
+        if let Some(hdr) = m.headers.as_ref().filter(|h| !h.is_empty()) {
+            obj.insert("hdrs".into(), b64.encode(hdr).into());
+        }
+        if !m.payload.is_empty() {
+            obj.insert("data".into(), b64.encode(&m.payload).into());
+        }
+    }
+    Ok(response(
+        "stream_msg_get_response",
+        &serde_json::json!({ "message": msg }),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct MsgDeleteRequest {
+    seq: u64,
+    no_erase: bool,
+}
+
+fn msg_delete(js: &JetStream, name: &str, p: &[u8]) -> Reply {
+    let req: MsgDeleteRequest = parse(p)?;
+    let s = find_stream(js, name)?;
+    let cfg = s.config();
+    if cfg.sealed {
+        return Err(e::JS_STREAM_SEALED.err());
+    }
+    if cfg.deny_delete {
+        return Err(e::JS_STREAM_MSG_DELETE_FAILED.with("message delete not permitted"));
+    }
+    let removed = if req.no_erase {
+        s.store.remove_msg(req.seq)
+    } else {
+        s.store.erase_msg(req.seq)
+    }
+    .map_err(|err| e::JS_STREAM_MSG_DELETE_FAILED.with(err))?;
+    if !removed {
+        return Err(e::JS_STREAM_MSG_DELETE_FAILED.with("no message found"));
+    }
+    Ok(response(
+        "stream_msg_delete_response",
+        &serde_json::json!({ "success": true }),
+    ))
+}
+
+/// `$JS.API.DIRECT.GET.<stream>` (JSON body) and `$JS.API.DIRECT.GET.<stream>.<subject>`
+/// (last message on that subject): the message itself with stream headers, or a status.
+pub fn direct_get(s: &Arc<Stream>, m: InMsg) {
+    let Some(reply) = m.reply.clone() else { return };
+    let Some(js) = s.js() else { return };
+    let prefix = format!("$JS.API.DIRECT.GET.{}", s.name);
+    let subject_form = m
+        .subject
+        .strip_prefix(&prefix)
+        .and_then(|r| r.strip_prefix('.'));
+    let req = match subject_form {
+        Some(subj) => MsgGetRequest {
+            last_by_subj: subj.to_string(),
+            ..Default::default()
+        },
+        None => {
+            let status = if m.payload.iter().all(|b| b.is_ascii_whitespace()) {
+                Err("408 Empty Request")
+            } else {
+                match decode::<MsgGetRequest>(&m.payload) {
+                    Ok(r)
+                        if r.seq > 0
+                            || !r.last_by_subj.is_empty()
+                            || !r.next_by_subj.is_empty() =>
+                    {
+                        Ok(r)
+                    }
+                    _ => Err("408 Malformed Request"),
+                }
+            };
+            match status {
+                Ok(r) => r,
+                Err(st) => {
+                    js.outlet()
+                        .publish(&reply, None, Some(h::build(Some(st), &[])), Bytes::new());
+                    return;
+                }
+            }
+        }
+    };
+    let s2 = s.clone();
+    js.runtime().clone().spawn_blocking(move || {
+        let Some(js) = s2.js() else { return };
+        match lookup(&s2, &req) {
+            Ok(msg) => {
+                let seq = msg.seq.to_string();
+                let ts = rfc3339(msg.ts);
+                let hdr = h::append(
+                    msg.headers.as_deref(),
+                    &[
+                        ("Nats-Stream", &s2.name),
+                        ("Nats-Subject", &msg.subject),
+                        ("Nats-Sequence", &seq),
+                        ("Nats-Time-Stamp", &ts),
+                    ],
+                );
+                js.outlet().publish(&reply, None, Some(hdr), msg.payload);
+            }
+            Err(_) => js.outlet().publish(
+                &reply,
+                None,
+                Some(h::build(Some("404 Message Not Found"), &[])),
+                Bytes::new(),
+            ),
+        }
+    });
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ConsumerCreateRequest {
+    stream_name: String,
+    config: ConsumerConfig,
+    action: String,
+}
+
+fn consumer_create(
+    js: &Arc<JetStream>,
+    stream_name: &str,
+    rest: &[&str],
+    p: &[u8],
+    durable_api: bool,
+) -> Reply {
+    if p.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(e::JS_BAD_REQUEST.err());
+    }
+    let req: ConsumerCreateRequest = decode(p)?;
+    if !req.stream_name.is_empty() && req.stream_name != stream_name {
+        return Err(e::JS_STREAM_MISMATCH.err());
+    }
+    let s = find_stream(js, stream_name)?;
+    let mut cfg = req.config;
+    let subject_name = rest.first().copied();
+    if let Some(n) = subject_name {
+        if durable_api {
+            if !cfg.durable_name.is_empty() && cfg.durable_name != n {
+                return Err(e::JS_CONSUMER_DURABLE_NAME_NOT_MATCH_SUBJECT.err());
+            }
+            cfg.durable_name = n.to_string();
+        } else if !cfg.name.is_empty() && cfg.name != n {
+            return Err(e::JS_CONSUMER_CREATE
+                .with("consumer name in subject does not match durable name in request"));
+        } else if cfg.name.is_empty() && !cfg.durable_name.is_empty() && cfg.durable_name != n {
+            return Err(e::JS_CONSUMER_DURABLE_NAME_NOT_MATCH_SUBJECT.err());
+        }
+        if !durable_api && cfg.name.is_empty() {
+            cfg.name = n.to_string();
+        }
+    }
+    if let Some(filter) = rest.get(1..).filter(|f| !f.is_empty()) {
+        let f = filter.join(".");
+        if !cfg.filter_subject.is_empty() && cfg.filter_subject != f {
+            return Err(e::JS_CONSUMER_CREATE_FILTER_SUBJECT_MISMATCH.err());
+        }
+        cfg.filter_subject = f;
+    }
+    if !cfg.durable_name.is_empty() && !cfg.name.is_empty() && cfg.durable_name != cfg.name {
+        return Err(e::JS_CONSUMER_CREATE_DURABLE_AND_NAME_MISMATCH.err());
+    }
+    consumer::normalize(&mut cfg);
+    validate_consumer(&s, &cfg)?;
+    let name = if cfg.name.is_empty() {
+        random_name()
+    } else {
+        cfg.name.clone()
+    };
+    if let Some(existing) = s.consumer(&name) {
+        if req.action == "create" && existing.config != cfg {
+            return Err(e::JS_CONSUMER_ALREADY_EXISTS.err());
+        }
+        if existing.config == cfg || req.action == "create" {
+            return Ok(response("consumer_create_response", &existing.info(js)));
+        }
+        // An update: replace the consumer, keeping its state on disk.
+        existing.stop();
+        s.remove_consumer_keep_state(&name);
+    } else if req.action == "update" {
+        return Err(e::JS_CONSUMER_DOES_NOT_EXIST.err());
+    }
+    let scfg = s.config();
+    if scfg.max_consumers > 0 && s.consumer_count() as i64 >= scfg.max_consumers {
+        return Err(e::JS_MAXIMUM_CONSUMERS_LIMIT.err());
+    }
+    let c = Consumer::open(&s, js, &name, cfg, store::now_nanos(), true)?;
+    s.insert_consumer(c.clone());
+    Ok(response("consumer_create_response", &c.info(js)))
+}
+
+fn validate_consumer(s: &Stream, cfg: &ConsumerConfig) -> Result<(), ApiError> {
+    for n in [&cfg.durable_name, &cfg.name] {
+        if !n.is_empty() && !stream::valid_name(n) {
+            return Err(if n.contains('/') || n.contains('\\') {
+                e::JS_CONSUMER_NAME_CONTAINS_PATH_SEPARATORS.err()
+            } else {
+                e::JS_CONSUMER_BAD_DURABLE_NAME.err()
+            });
+        }
+    }
+    if !cfg.filter_subject.is_empty() && !cfg.filter_subjects.is_empty() {
+        return Err(e::JS_CONSUMER_DUPLICATE_FILTER_SUBJECTS.err());
+    }
+    if cfg.filter_subjects.iter().any(|f| f.is_empty()) {
+        return Err(e::JS_CONSUMER_EMPTY_FILTER.err());
+    }
+    if cfg.is_pull() {
+        if cfg.idle_heartbeat > 0 {
+            return Err(e::JS_CONSUMER_HB_REQUIRES_PUSH.err());
+        }
+        if cfg.flow_control {
+            return Err(e::JS_CONSUMER_FC_REQUIRES_PUSH.err());
+        }
+        if cfg.max_waiting < 0 {
+            return Err(e::JS_CONSUMER_MAX_WAITING_NEGATIVE.err());
+        }
+    } else if !natrium_sublist::is_valid_literal_subject(&cfg.deliver_subject) {
+        return Err(e::JS_CONSUMER_DELIVER_TO_WILDCARDS.err());
+    }
+    if !cfg.backoff.is_empty()
+        && cfg.max_deliver > 0
+        && cfg.max_deliver as usize <= cfg.backoff.len()
+    {
+        return Err(e::JS_CONSUMER_MAX_DELIVER_BACKOFF.err());
+    }
+    if s.config().retention == Retention::WorkQueue {
+        if cfg.ack_policy != AckPolicy::Explicit {
+            return Err(e::JS_CONSUMER_WQ_REQUIRES_EXPLICIT_ACK.err());
+        }
+        if cfg.deliver_policy != DeliverPolicy::All {
+            return Err(e::JS_CONSUMER_WQ_CONSUMER_NOT_DELIVER_ALL.err());
+        }
+        let filters = cfg.filters();
+        for other in s.consumers() {
+            if other.name == cfg.name || other.name == cfg.durable_name {
+                continue;
+            }
+            let of = other.config.filters();
+            if filters.is_empty() || of.is_empty() {
+                return Err(if filters.is_empty() && of.is_empty() {
+                    e::JS_CONSUMER_WQ_MULTIPLE_UNFILTERED.err()
+                } else {
+                    e::JS_CONSUMER_WQ_CONSUMER_NOT_UNIQUE.err()
+                });
+            }
+            if filters
+                .iter()
+                .any(|a| of.iter().any(|b| natrium_sublist::subjects_overlap(a, b)))
+            {
+                return Err(e::JS_CONSUMER_WQ_CONSUMER_NOT_UNIQUE.err());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn random_name() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..22)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn find_consumer(
+    js: &JetStream,
+    stream: &str,
+    name: &str,
+) -> Result<(Arc<Stream>, Arc<Consumer>), ApiError> {
+    let s = find_stream(js, stream)?;
+    let c = s
+        .consumer(name)
+        .ok_or_else(|| e::JS_CONSUMER_NOT_FOUND.err())?;
+    Ok((s, c))
+}
+
+fn consumer_info(js: &JetStream, stream: &str, name: &str) -> Reply {
+    let (_, c) = find_consumer(js, stream, name)?;
+    Ok(response("consumer_info_response", &c.info(js)))
+}
+
+fn consumer_delete(js: &JetStream, stream: &str, name: &str) -> Reply {
+    let (s, c) = find_consumer(js, stream, name)?;
+    s.remove_consumer(name);
+    c.delete_state();
+    Ok(response(
+        "consumer_delete_response",
+        &serde_json::json!({ "success": true }),
+    ))
+}
+
+fn consumer_names(js: &JetStream, stream: &str, p: &[u8]) -> Reply {
+    let req: ListRequest = parse(p)?;
+    let s = find_stream(js, stream)?;
+    let all = s.consumers();
+    let names: Vec<String> = all
+        .iter()
+        .skip(req.offset)
+        .take(NAMES_PAGE)
+        .map(|c| c.name.clone())
+        .collect();
+    Ok(response(
+        "consumer_names_response",
+        &serde_json::json!({ "total": all.len(), "offset": req.offset, "limit": NAMES_PAGE, "consumers": names }),
+    ))
+}
+
+fn consumer_list(js: &JetStream, stream: &str, p: &[u8]) -> Reply {
+    let req: ListRequest = parse(p)?;
+    let s = find_stream(js, stream)?;
+    let all = s.consumers();
+    let infos: Vec<ConsumerInfo> = all
+        .iter()
+        .skip(req.offset)
+        .take(LIST_PAGE)
+        .map(|c| c.info(js))
+        .collect();
+    Ok(response(
+        "consumer_list_response",
+        &serde_json::json!({ "total": all.len(), "offset": req.offset, "limit": LIST_PAGE, "consumers": infos }),
+    ))
+}
+
+/// A pull request. Errors go back as status messages, not API JSON, as nats-server does;
+/// the `Ok(empty)` result tells [`dispatch`] nothing more is to be sent.
+fn msg_next(js: &JetStream, stream: &str, name: &str, m: &InMsg) -> Reply {
+    let reply = m.reply.clone().unwrap_or_default();
+    match find_consumer(js, stream, name) {
+        Ok((_, c)) if c.config.is_pull() => match c.add_pull_request(&reply, &m.payload) {
+            Ok(()) => Err(NO_REPLY),
+            Err(err) => {
+                status(js, &reply, &format!("400 {}", err.description));
+                Err(NO_REPLY)
+            }
+        },
+        Ok(_) => {
+            status(js, &reply, "409 Consumer is push based");
+            Err(NO_REPLY)
+        }
+        Err(_) => {
+            status(js, &reply, "404 No Messages");
+            Err(NO_REPLY)
+        }
+    }
+}
+
+fn status(js: &JetStream, reply: &str, st: &str) {
+    js.outlet()
+        .publish(reply, None, Some(h::build(Some(st), &[])), Bytes::new());
+}
+
+/// Marks a handled request that must not get a JSON response.
+const NO_REPLY: ApiError = ApiError {
+    code: 0,
+    err_code: 0,
+    description: String::new(),
+};

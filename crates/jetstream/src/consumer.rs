@@ -1,0 +1,1012 @@
+//! A consumer: which stream messages it has delivered, which are waiting for an ack, and
+//! the delivery engine for pull requests and push delivery subjects.
+//!
+//! State lives in [`Runtime`] under one mutex; every durable change (a delivery, an ack)
+//! is also written to the store's consumer store, from which a restarted consumer resumes.
+//! A tokio task per consumer runs [`Consumer::pump`] whenever it is notified (new stream
+//! messages, a pull request, an ack) or a timer is due (ack wait, request expiry,
+//! heartbeat, inactivity), and publishes the resulting messages through the outlet with no
+//! lock held. Ack handling runs on the acking client's task.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use natrium_store::{self as store, ConsumerStore, SequencePair, StoreError, StoredMsg};
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::errors::{self as e, ApiError};
+use crate::headers as h;
+use crate::persist;
+use crate::stream::Stream;
+use crate::types::{
+    rfc3339, AckPolicy, ClusterInfo, ConsumerConfig, ConsumerInfo, DeliverPolicy, Retention,
+    SequenceInfo,
+};
+use crate::JetStream;
+
+pub const DEFAULT_ACK_WAIT_NS: i64 = 30_000_000_000;
+pub const DEFAULT_MAX_ACK_PENDING: i64 = 1000;
+pub const DEFAULT_MAX_WAITING: i64 = 512;
+pub const DEFAULT_INACTIVE_THRESHOLD_NS: i64 = 5_000_000_000;
+/// Most messages one pump delivers before yielding.
+const PUMP_BATCH_MAX: usize = 1024;
+/// How often delivery and ack state is written to the consumer store at most.
+const STATE_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A waiting pull request.
+#[derive(Debug)]
+struct PullRequest {
+    reply: String,
+    batch: i64,
+    max_bytes: i64,
+    expires: Option<Instant>,
+    no_wait: bool,
+    heartbeat: Option<Duration>,
+    next_heartbeat: Option<Instant>,
+    delivered: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PendingMsg {
+    dseq: u64,
+    deliveries: u64,
+    deadline: Instant,
+}
+
+struct Runtime {
+    delivered: SequencePair,
+    ack_floor: SequencePair,
+    pending: BTreeMap<u64, PendingMsg>,
+    redeliver: BTreeSet<u64>,
+    /// Stream sequences queued ahead of new messages (last-per-subject start).
+    preload: VecDeque<u64>,
+    next_sseq: u64,
+    waiting: VecDeque<PullRequest>,
+    num_redelivered: u64,
+    last_delivered_ns: i64,
+    last_ack_ns: i64,
+    last_activity: Instant,
+    next_push_heartbeat: Option<Instant>,
+    /// Deliveries or acks not yet written to the consumer store.
+    dirty: bool,
+    last_flush: Instant,
+}
+
+/// An outgoing message produced by a pump.
+struct Out {
+    route: String,
+    subject: String,
+    reply: Option<String>,
+    headers: Option<Bytes>,
+    payload: Bytes,
+}
+
+pub struct Consumer {
+    pub name: String,
+    pub stream_name: String,
+    stream: Weak<Stream>,
+    pub config: ConsumerConfig,
+    pub created: i64,
+    filters: Vec<String>,
+    rt: Mutex<Runtime>,
+    state_store: Arc<dyn ConsumerStore>,
+    wake: Arc<Notify>,
+    stopped: AtomicBool,
+}
+
+/// Applies nats-server's defaults to a consumer config.
+pub fn normalize(cfg: &mut ConsumerConfig) {
+    if cfg.ack_policy != AckPolicy::None && cfg.ack_wait == 0 {
+        cfg.ack_wait = DEFAULT_ACK_WAIT_NS;
+    }
+    if cfg.max_deliver == 0 {
+        cfg.max_deliver = -1;
+    }
+    if cfg.ack_policy != AckPolicy::None && cfg.max_ack_pending == 0 {
+        cfg.max_ack_pending = DEFAULT_MAX_ACK_PENDING;
+    }
+    if cfg.is_pull() && cfg.max_waiting == 0 {
+        cfg.max_waiting = DEFAULT_MAX_WAITING;
+    }
+    if cfg.durable_name.is_empty() && cfg.inactive_threshold == 0 {
+        cfg.inactive_threshold = DEFAULT_INACTIVE_THRESHOLD_NS;
+    }
+    if !cfg.durable_name.is_empty() && cfg.name.is_empty() {
+        cfg.name = cfg.durable_name.clone();
+    }
+}
+
+impl Consumer {
+    /// Creates (or recovers) a consumer and starts its task.
+    pub fn open(
+        stream: &Arc<Stream>,
+        js: &Arc<JetStream>,
+        name: &str,
+        cfg: ConsumerConfig,
+        created: i64,
+        is_new: bool,
+    ) -> Result<Arc<Consumer>, ApiError> {
+        let store_cfg = store::ConsumerConfig {
+            ack_policy: match cfg.ack_policy {
+                AckPolicy::None => store::AckPolicy::None,
+                AckPolicy::All => store::AckPolicy::All,
+                AckPolicy::Explicit => store::AckPolicy::Explicit,
+            },
+            max_deliver: cfg.max_deliver,
+            raw: Bytes::from(serde_json::to_vec(&cfg).unwrap_or_default()),
+        };
+        let state_store = stream
+            .store
+            .consumer_store(name, &store_cfg)
+            .map_err(|err| e::JS_CONSUMER_STORE_FAILED.with(err))?;
+        if is_new {
+            persist::save_consumer(&stream.dir, &cfg, name, created)
+                .map_err(|err| e::JS_CONSUMER_CREATE.with(err))?;
+        }
+        let state = state_store
+            .state()
+            .map_err(|err| e::JS_CONSUMER_STORE_FAILED.with(err))?;
+        let filters = cfg.filters();
+        let now = Instant::now();
+        let ack_wait = Duration::from_nanos(cfg.ack_wait.max(0) as u64);
+        let mut rt = Runtime {
+            delivered: state.delivered,
+            ack_floor: state.ack_floor,
+            pending: state
+                .pending
+                .iter()
+                .map(|(sseq, p)| {
+                    let deliveries = state.redelivered.get(sseq).copied().unwrap_or(0) + 1;
+                    (
+                        *sseq,
+                        PendingMsg {
+                            dseq: p.sequence,
+                            deliveries,
+                            deadline: now + ack_wait,
+                        },
+                    )
+                })
+                .collect(),
+            redeliver: BTreeSet::new(),
+            preload: VecDeque::new(),
+            next_sseq: state.delivered.stream + 1,
+            waiting: VecDeque::new(),
+            num_redelivered: state.redelivered.len() as u64,
+            last_delivered_ns: 0,
+            last_ack_ns: 0,
+            last_activity: now,
+            next_push_heartbeat: None,
+            dirty: false,
+            last_flush: now,
+        };
+        if state.delivered.stream == 0 && state.delivered.consumer == 0 {
+            start_position(&stream.store, &cfg, &filters, &mut rt);
+        }
+        let c = Arc::new(Consumer {
+            name: name.to_string(),
+            stream_name: stream.name.clone(),
+            stream: Arc::downgrade(stream),
+            config: cfg,
+            created,
+            filters,
+            rt: Mutex::new(rt),
+            state_store,
+            wake: Arc::new(Notify::new()),
+            stopped: AtomicBool::new(false),
+        });
+        c.clone().spawn(js);
+        Ok(c)
+    }
+
+    fn spawn(self: Arc<Self>, js: &Arc<JetStream>) {
+        let weak = Arc::downgrade(&self);
+        let wake = self.wake.clone();
+        drop(self);
+        js.runtime().spawn(async move {
+            loop {
+                let Some(c) = weak.upgrade() else { return };
+                if c.stopped.load(Ordering::Relaxed) {
+                    return;
+                }
+                let (outs, next) = c.pump();
+                c.send(outs);
+                if c.expired_ephemeral() {
+                    if let Some(s) = c.stream.upgrade() {
+                        s.remove_consumer(&c.name);
+                    }
+                    c.stop();
+                    c.delete_state();
+                    return;
+                }
+                let wait = next.unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+                let notified = wake.notified();
+                drop(c);
+                tokio::select! {
+                    _ = notified => {}
+                    _ = tokio::time::sleep_until(wait) => {}
+                }
+            }
+        });
+    }
+
+    pub fn notify(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+        {
+            let mut rt = self.rt.lock();
+            if rt.dirty {
+                self.flush_locked(&mut rt, Instant::now());
+            }
+        }
+        let _ = self.state_store.stop();
+    }
+
+    pub fn delete_state(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+        let _ = self.state_store.delete();
+    }
+
+    fn send(&self, outs: Vec<Out>) {
+        if outs.is_empty() {
+            return;
+        }
+        let Some(js) = self.stream.upgrade().and_then(|s| s.js()) else {
+            return;
+        };
+        for o in outs {
+            js.outlet().deliver(
+                &o.route,
+                &o.subject,
+                o.reply.as_deref(),
+                o.headers,
+                o.payload,
+            );
+        }
+    }
+
+    /// An ephemeral consumer with no pull requests and no push interest for longer than
+    /// its inactive threshold is removed.
+    fn expired_ephemeral(&self) -> bool {
+        if !self.config.durable_name.is_empty() || self.config.inactive_threshold <= 0 {
+            return false;
+        }
+        let threshold = Duration::from_nanos(self.config.inactive_threshold as u64);
+        let mut rt = self.rt.lock();
+        if !self.config.is_pull() {
+            let interest = self
+                .stream
+                .upgrade()
+                .and_then(|s| s.js())
+                .is_some_and(|js| js.outlet().has_interest(&self.config.deliver_subject));
+            if interest {
+                rt.last_activity = Instant::now();
+            }
+        } else if !rt.waiting.is_empty() {
+            rt.last_activity = Instant::now();
+        }
+        rt.last_activity.elapsed() > threshold
+    }
+
+    /// Adds a pull request (`$JS.API.CONSUMER.MSG.NEXT`). Errors are answered on `reply`
+    /// by the caller.
+    pub fn add_pull_request(&self, reply: &str, body: &[u8]) -> Result<(), ApiError> {
+        let req = PullRequestJson::parse(body)?;
+        let now = Instant::now();
+        let mut rt = self.rt.lock();
+        rt.last_activity = now;
+        let max_batch = self.config.max_batch;
+        if max_batch > 0 && req.batch > max_batch {
+            drop(rt);
+            self.status(
+                reply,
+                &format!("409 Exceeded MaxRequestBatch of {max_batch}"),
+                &[],
+            );
+            return Ok(());
+        }
+        if self.config.max_waiting > 0 && rt.waiting.len() as i64 >= self.config.max_waiting {
+            drop(rt);
+            self.status(reply, "409 Exceeded MaxWaiting", &[]);
+            return Ok(());
+        }
+        let heartbeat =
+            (req.idle_heartbeat > 0).then(|| Duration::from_nanos(req.idle_heartbeat as u64));
+        rt.waiting.push_back(PullRequest {
+            reply: reply.to_string(),
+            batch: req.batch.max(1),
+            max_bytes: req.max_bytes,
+            expires: (req.expires > 0).then(|| now + Duration::from_nanos(req.expires as u64)),
+            no_wait: req.no_wait,
+            heartbeat,
+            next_heartbeat: heartbeat.map(|hb| now + hb),
+            delivered: 0,
+        });
+        drop(rt);
+        self.notify();
+        Ok(())
+    }
+
+    fn status(&self, reply: &str, status: &str, pairs: &[(&str, &str)]) {
+        let Some(js) = self.stream.upgrade().and_then(|s| s.js()) else {
+            return;
+        };
+        js.outlet().publish(
+            reply,
+            None,
+            Some(h::build(Some(status), pairs)),
+            Bytes::new(),
+        );
+    }
+
+    /// Delivers what can be delivered now; returns the messages to send and when to run
+    /// again.
+    fn pump(&self) -> (Vec<Out>, Option<Instant>) {
+        let Some(stream) = self.stream.upgrade() else {
+            return (Vec::new(), None);
+        };
+        let now = Instant::now();
+        let mut outs = Vec::new();
+        let mut rt = self.rt.lock();
+        self.expire_requests(&stream, &mut rt, now, &mut outs);
+        let due: Vec<u64> = rt
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(s, _)| *s)
+            .collect();
+        rt.redeliver.extend(due);
+        let mut pending_count: Option<u64> = None;
+        for _ in 0..PUMP_BATCH_MAX {
+            if !self.deliver_one(&stream, &mut rt, now, &mut outs, &mut pending_count) {
+                break;
+            }
+        }
+        self.finish_no_wait(&stream, &mut rt, &mut outs);
+        self.heartbeats(&mut rt, now, &mut outs);
+        if rt.dirty && now.duration_since(rt.last_flush) >= STATE_FLUSH_INTERVAL {
+            self.flush_locked(&mut rt, now);
+        }
+        let mut next = self.next_deadline(&rt);
+        if rt.dirty {
+            let at = rt.last_flush + STATE_FLUSH_INTERVAL;
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+        (outs, next)
+    }
+
+    /// Writes the delivery and ack state to the consumer store. Losing the state since the
+    /// last flush (a crash) only causes redeliveries: the ack floor on disk never passes
+    /// a message that was not acknowledged.
+    fn flush_locked(&self, rt: &mut Runtime, now: Instant) {
+        let state = store::ConsumerState {
+            delivered: rt.delivered,
+            ack_floor: rt.ack_floor,
+            pending: rt
+                .pending
+                .iter()
+                .map(|(s, p)| {
+                    (
+                        *s,
+                        store::Pending {
+                            sequence: p.dseq,
+                            ts: 0,
+                        },
+                    )
+                })
+                .collect(),
+            redelivered: rt
+                .pending
+                .iter()
+                .filter(|(_, p)| p.deliveries > 1)
+                .map(|(s, p)| (*s, p.deliveries - 1))
+                .collect(),
+        };
+        if self.state_store.set_state(&state).is_ok() {
+            rt.dirty = false;
+        }
+        rt.last_flush = now;
+    }
+
+    fn expire_requests(
+        &self,
+        stream: &Stream,
+        rt: &mut Runtime,
+        now: Instant,
+        outs: &mut Vec<Out>,
+    ) {
+        let mut kept = VecDeque::with_capacity(rt.waiting.len());
+        while let Some(req) = rt.waiting.pop_front() {
+            if req.expires.is_some_and(|e| e <= now) {
+                let pending = self.num_pending_locked(stream, rt);
+                outs.push(status_out(
+                    &req.reply,
+                    "408 Request Timeout",
+                    &[
+                        ("Nats-Pending-Messages", &req.batch.to_string()),
+                        ("Nats-Pending-Bytes", &req.max_bytes.max(0).to_string()),
+                    ],
+                ));
+                let _ = pending;
+            } else {
+                kept.push_back(req);
+            }
+        }
+        rt.waiting = kept;
+    }
+
+    /// Requests with `no_wait` end as soon as nothing more can be delivered to them.
+    fn finish_no_wait(&self, stream: &Stream, rt: &mut Runtime, outs: &mut Vec<Out>) {
+        let nothing_more = self.next_candidate(stream, rt).is_none();
+        if !nothing_more {
+            return;
+        }
+        let mut kept = VecDeque::with_capacity(rt.waiting.len());
+        while let Some(req) = rt.waiting.pop_front() {
+            if req.no_wait {
+                if req.delivered == 0 {
+                    outs.push(status_out(&req.reply, "404 No Messages", &[]));
+                } else {
+                    outs.push(status_out(
+                        &req.reply,
+                        "408 Request Timeout",
+                        &[
+                            ("Nats-Pending-Messages", &req.batch.to_string()),
+                            ("Nats-Pending-Bytes", &req.max_bytes.max(0).to_string()),
+                        ],
+                    ));
+                }
+            } else {
+                kept.push_back(req);
+            }
+        }
+        rt.waiting = kept;
+    }
+
+    fn heartbeats(&self, rt: &mut Runtime, now: Instant, outs: &mut Vec<Out>) {
+        for req in rt.waiting.iter_mut() {
+            if let (Some(hb), Some(at)) = (req.heartbeat, req.next_heartbeat) {
+                if at <= now {
+                    outs.push(status_out(&req.reply, "100 Idle Heartbeat", &[]));
+                    req.next_heartbeat = Some(now + hb);
+                }
+            }
+        }
+        if !self.config.is_pull() && self.config.idle_heartbeat > 0 {
+            let hb = Duration::from_nanos(self.config.idle_heartbeat as u64);
+            match rt.next_push_heartbeat {
+                Some(at) if at <= now => {
+                    let (dseq, sseq) = (
+                        rt.delivered.consumer.to_string(),
+                        rt.delivered.stream.to_string(),
+                    );
+                    outs.push(status_out(
+                        &self.config.deliver_subject,
+                        "100 Idle Heartbeat",
+                        &[("Nats-Last-Consumer", &dseq), ("Nats-Last-Stream", &sseq)],
+                    ));
+                    rt.next_push_heartbeat = Some(now + hb);
+                }
+                None => rt.next_push_heartbeat = Some(now + hb),
+                _ => {}
+            }
+        }
+    }
+
+    fn next_deadline(&self, rt: &Runtime) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        if self.config.ack_policy != AckPolicy::None {
+            if let Some(t) = rt.pending.values().map(|p| p.deadline).min() {
+                consider(t);
+            }
+        }
+        for req in &rt.waiting {
+            if let Some(t) = req.expires {
+                consider(t);
+            }
+            if let Some(t) = req.next_heartbeat {
+                consider(t);
+            }
+        }
+        if let Some(t) = rt.next_push_heartbeat {
+            consider(t);
+        }
+        next
+    }
+
+    /// The next stream sequence this consumer would deliver, without delivering it.
+    fn next_candidate(&self, stream: &Stream, rt: &Runtime) -> Option<u64> {
+        if let Some(s) = rt.redeliver.iter().next() {
+            return Some(*s);
+        }
+        if let Some(s) = rt.preload.front() {
+            return Some(*s);
+        }
+        self.load_next(stream, rt.next_sseq).map(|m| m.seq)
+    }
+
+    fn load_next(&self, stream: &Stream, from: u64) -> Option<StoredMsg> {
+        if self.filters.is_empty() {
+            return stream.store.load_next_msg(">", from).ok();
+        }
+        self.filters
+            .iter()
+            .filter_map(|f| stream.store.load_next_msg(f, from).ok())
+            .min_by_key(|m| m.seq)
+    }
+
+    fn num_pending_locked(&self, stream: &Stream, rt: &Runtime) -> u64 {
+        let mut n = rt.preload.len() as u64;
+        if self.filters.is_empty() {
+            n += stream.store.num_pending(rt.next_sseq, ">", false).0;
+        } else {
+            for f in &self.filters {
+                n += stream.store.num_pending(rt.next_sseq, f, false).0;
+            }
+        }
+        n
+    }
+
+    /// Delivers one message if a target and a message are available; false otherwise.
+    fn deliver_one(
+        &self,
+        stream: &Stream,
+        rt: &mut Runtime,
+        now: Instant,
+        outs: &mut Vec<Out>,
+        pending_count: &mut Option<u64>,
+    ) -> bool {
+        let cfg = &self.config;
+        // Where would it go?
+        let route = if cfg.is_pull() {
+            while rt.waiting.front().is_some_and(|r| r.batch <= r.delivered) {
+                rt.waiting.pop_front();
+            }
+            match rt.waiting.front() {
+                Some(r) => r.reply.clone(),
+                None => return false,
+            }
+        } else {
+            let interest = stream
+                .js()
+                .is_some_and(|js| js.outlet().has_interest(&cfg.deliver_subject));
+            if !interest {
+                return false;
+            }
+            cfg.deliver_subject.clone()
+        };
+        // Which message?
+        let (msg, deliveries) = if let Some(sseq) = rt.redeliver.pop_first() {
+            let Some(p) = rt.pending.get(&sseq).copied() else {
+                return true;
+            };
+            match stream.store.load_msg(sseq) {
+                Ok(m) => (m, p.deliveries + 1),
+                Err(_) => {
+                    rt.pending.remove(&sseq);
+                    return true;
+                }
+            }
+        } else {
+            if cfg.ack_policy != AckPolicy::None
+                && cfg.max_ack_pending > 0
+                && rt.pending.len() as i64 >= cfg.max_ack_pending
+            {
+                return false;
+            }
+            if let Some(sseq) = rt.preload.pop_front() {
+                match stream.store.load_msg(sseq) {
+                    Ok(m) => (m, 1),
+                    Err(_) => return true,
+                }
+            } else {
+                match self.load_next(stream, rt.next_sseq) {
+                    Some(m) => {
+                        rt.next_sseq = m.seq + 1;
+                        (m, 1)
+                    }
+                    None => return false,
+                }
+            }
+        };
+        if cfg.max_deliver > 0 && deliveries > cfg.max_deliver as u64 {
+            rt.pending.remove(&msg.seq);
+            return true;
+        }
+        let size = msg.payload.len() + msg.headers.as_ref().map_or(0, |h| h.len());
+        if cfg.is_pull() {
+            let req = rt.waiting.front_mut().expect("checked above");
+            if req.max_bytes > 0 && size as i64 > req.max_bytes {
+                let reply = req.reply.clone();
+                rt.waiting.pop_front();
+                outs.push(status_out(&reply, "409 Message Size Exceeds MaxBytes", &[]));
+                // Put the message back for the next request.
+                if deliveries > 1 {
+                    rt.redeliver.insert(msg.seq);
+                } else {
+                    rt.next_sseq = msg.seq;
+                }
+                return true;
+            }
+            req.delivered += 1;
+            if req.max_bytes > 0 {
+                req.max_bytes -= size as i64;
+            }
+            if let Some(hb) = req.heartbeat {
+                req.next_heartbeat = Some(now + hb);
+            }
+        }
+        rt.delivered.consumer += 1;
+        let dseq = rt.delivered.consumer;
+        rt.delivered.stream = rt.delivered.stream.max(msg.seq);
+        let pending_after = match pending_count {
+            Some(n) => {
+                *n = n.saturating_sub(1);
+                *n
+            }
+            None => {
+                let n = self.num_pending_locked(stream, rt);
+                *pending_count = Some(n);
+                n
+            }
+        };
+        let ts_now = store::now_nanos();
+        rt.last_delivered_ns = ts_now;
+        if deliveries > 1 {
+            rt.num_redelivered += u64::from(deliveries == 2);
+        }
+        if cfg.ack_policy == AckPolicy::None {
+            rt.ack_floor = rt.delivered;
+        } else {
+            let wait = self.ack_wait_for(deliveries);
+            rt.pending.insert(
+                msg.seq,
+                PendingMsg {
+                    dseq,
+                    deliveries,
+                    deadline: now + wait,
+                },
+            );
+        }
+        rt.dirty = true;
+        if !cfg.is_pull() {
+            if let Some(hb) =
+                (cfg.idle_heartbeat > 0).then(|| Duration::from_nanos(cfg.idle_heartbeat as u64))
+            {
+                rt.next_push_heartbeat = Some(now + hb);
+            }
+        }
+        let reply = format!(
+            "$JS.ACK.{}.{}.{}.{}.{}.{}.{}",
+            self.stream_name, self.name, deliveries, msg.seq, dseq, msg.ts, pending_after
+        );
+        let (headers, payload) = if cfg.headers_only {
+            let size = msg.payload.len().to_string();
+            (
+                Some(h::append(
+                    msg.headers.as_deref(),
+                    &[("Nats-Msg-Size", &size)],
+                )),
+                Bytes::new(),
+            )
+        } else {
+            (msg.headers.clone(), msg.payload.clone())
+        };
+        outs.push(Out {
+            route,
+            subject: msg.subject.to_string(),
+            reply: Some(reply),
+            headers,
+            payload,
+        });
+        true
+    }
+
+    fn ack_wait_for(&self, deliveries: u64) -> Duration {
+        let b = &self.config.backoff;
+        let ns = if b.is_empty() {
+            self.config.ack_wait
+        } else {
+            b[((deliveries as usize).saturating_sub(1)).min(b.len() - 1)]
+        };
+        Duration::from_nanos(ns.max(1) as u64)
+    }
+
+    /// Handles an ack body for a delivered message.
+    pub fn process_ack(&self, _dc: u64, sseq: u64, dseq: u64, body: &[u8], reply: Option<&str>) {
+        let text = std::str::from_utf8(body).unwrap_or("").trim();
+        let (kind, rest) = match text.split_once(char::is_whitespace) {
+            Some((k, r)) => (k, r.trim()),
+            None => (text, ""),
+        };
+        let mut acked = Vec::new();
+        {
+            let mut rt = self.rt.lock();
+            rt.last_activity = Instant::now();
+            match kind {
+                "" | "+ACK" => acked = self.ack(&mut rt, sseq, dseq),
+                "+NXT" => {
+                    acked = self.ack(&mut rt, sseq, dseq);
+                    if let Some(r) = reply {
+                        drop(rt);
+                        let _ = self.add_pull_request(r, rest.as_bytes());
+                        self.finish_ack(acked);
+                        return;
+                    }
+                }
+                "-NAK" => {
+                    if let Some(p) = rt.pending.get_mut(&sseq) {
+                        let delay = serde_json::from_str::<serde_json::Value>(rest)
+                            .ok()
+                            .and_then(|v| v.get("delay").and_then(|d| d.as_i64()))
+                            .unwrap_or(0);
+                        if delay > 0 {
+                            p.deadline = Instant::now() + Duration::from_nanos(delay as u64);
+                        } else {
+                            rt.redeliver.insert(sseq);
+                        }
+                    }
+                }
+                "+WPI" => {
+                    let wait = self.config.ack_wait;
+                    if let Some(p) = rt.pending.get_mut(&sseq) {
+                        p.deadline = Instant::now() + Duration::from_nanos(wait.max(1) as u64);
+                    }
+                }
+                "+TERM" => acked = self.ack(&mut rt, sseq, dseq),
+                _ => {}
+            }
+        }
+        self.finish_ack(acked);
+        if let Some(r) = reply {
+            if let Some(js) = self.stream.upgrade().and_then(|s| s.js()) {
+                js.outlet().publish(r, None, None, Bytes::new());
+            }
+        }
+    }
+
+    fn finish_ack(&self, acked: Vec<u64>) {
+        self.notify();
+        if acked.is_empty() {
+            return;
+        }
+        let Some(stream) = self.stream.upgrade() else {
+            return;
+        };
+        match stream.config().retention {
+            Retention::WorkQueue => {
+                for s in acked {
+                    let _ = stream.store.remove_msg(s);
+                }
+            }
+            Retention::Interest => {
+                for s in acked {
+                    let all = stream.consumers().iter().all(|c| c.has_acked(&stream, s));
+                    if all {
+                        let _ = stream.store.remove_msg(s);
+                    }
+                }
+            }
+            Retention::Limits => {}
+        }
+    }
+
+    /// True when this consumer no longer needs stream sequence `sseq`.
+    fn has_acked(&self, stream: &Stream, sseq: u64) -> bool {
+        let rt = self.rt.lock();
+        if sseq <= rt.ack_floor.stream {
+            return true;
+        }
+        if rt.pending.contains_key(&sseq) {
+            return false;
+        }
+        if sseq < rt.next_sseq {
+            return true;
+        }
+        // Not reached yet: needed only if it matches the filter.
+        if self.filters.is_empty() {
+            return false;
+        }
+        match stream.store.load_msg(sseq) {
+            Ok(m) => !self
+                .filters
+                .iter()
+                .any(|f| natrium_sublist::subject_matches(f, &m.subject)),
+            Err(_) => true,
+        }
+    }
+
+    /// Records an ack; returns the stream sequences now acknowledged.
+    fn ack(&self, rt: &mut Runtime, sseq: u64, dseq: u64) -> Vec<u64> {
+        if self.config.ack_policy == AckPolicy::None {
+            return Vec::new();
+        }
+        let acked: Vec<u64> = if self.config.ack_policy == AckPolicy::All {
+            rt.pending.range(..=sseq).map(|(s, _)| *s).collect()
+        } else if rt.pending.contains_key(&sseq) {
+            vec![sseq]
+        } else {
+            Vec::new()
+        };
+        for s in &acked {
+            rt.pending.remove(s);
+            rt.redeliver.remove(s);
+        }
+        if acked.is_empty() {
+            return acked;
+        }
+        rt.last_ack_ns = store::now_nanos();
+        rt.ack_floor = match rt.pending.iter().next() {
+            None => rt.delivered,
+            Some((first_sseq, p)) => SequencePair {
+                consumer: p.dseq.saturating_sub(1),
+                stream: first_sseq.saturating_sub(1),
+            },
+        };
+        let _ = dseq;
+        rt.dirty = true;
+        acked
+    }
+
+    pub fn info(&self, js: &JetStream) -> ConsumerInfo {
+        let stream = self.stream.upgrade();
+        let rt = self.rt.lock();
+        let num_pending = stream
+            .as_ref()
+            .map_or(0, |s| self.num_pending_locked(s, &rt));
+        let last = |ns: i64| (ns > 0).then(|| rfc3339(ns));
+        ConsumerInfo {
+            stream_name: self.stream_name.clone(),
+            name: self.name.clone(),
+            created: rfc3339(self.created),
+            config: self.config.clone(),
+            delivered: SequenceInfo {
+                consumer_seq: rt.delivered.consumer,
+                stream_seq: rt.delivered.stream,
+                last_active: last(rt.last_delivered_ns),
+            },
+            ack_floor: SequenceInfo {
+                consumer_seq: rt.ack_floor.consumer,
+                stream_seq: rt.ack_floor.stream,
+                last_active: last(rt.last_ack_ns),
+            },
+            num_ack_pending: rt.pending.len() as u64,
+            num_redelivered: rt.num_redelivered,
+            num_waiting: rt.waiting.len() as u64,
+            num_pending,
+            cluster: ClusterInfo {
+                name: None,
+                leader: js.cfg.server_name.clone(),
+            },
+            push_bound: !self.config.is_pull()
+                && js.outlet().has_interest(&self.config.deliver_subject),
+            paused: false,
+            pause_remaining: 0,
+            ts: rfc3339(store::now_nanos()),
+        }
+    }
+}
+
+fn status_out(reply: &str, status: &str, pairs: &[(&str, &str)]) -> Out {
+    Out {
+        route: reply.to_string(),
+        subject: reply.to_string(),
+        reply: None,
+        headers: Some(h::build(Some(status), pairs)),
+        payload: Bytes::new(),
+    }
+}
+
+/// Sets where a new consumer starts, from its deliver policy.
+fn start_position(
+    store: &Arc<dyn natrium_store::MessageStore>,
+    cfg: &ConsumerConfig,
+    filters: &[String],
+    rt: &mut Runtime,
+) {
+    let state = store.fast_state();
+    let first = state.first_seq.max(1);
+    rt.next_sseq = match cfg.deliver_policy {
+        DeliverPolicy::All => first,
+        DeliverPolicy::New => state.last_seq + 1,
+        DeliverPolicy::Last => {
+            let last = if filters.is_empty() {
+                Some(state.last_seq)
+            } else {
+                filters
+                    .iter()
+                    .filter_map(|f| store.load_last_msg(f).ok().map(|m| m.seq))
+                    .max()
+            };
+            last.filter(|s| *s > 0).unwrap_or(state.last_seq + 1)
+        }
+        DeliverPolicy::ByStartSequence => cfg.opt_start_seq.max(first),
+        DeliverPolicy::ByStartTime => {
+            let start = cfg
+                .opt_start_time
+                .as_deref()
+                .and_then(crate::types::parse_rfc3339)
+                .unwrap_or(0);
+            let mut seq = first;
+            loop {
+                match store.load_next_msg(">", seq) {
+                    Ok(m) if m.ts >= start => break m.seq,
+                    Ok(m) => seq = m.seq + 1,
+                    Err(_) => break state.last_seq + 1,
+                }
+            }
+        }
+        DeliverPolicy::LastPerSubject => {
+            let mut lasts: Vec<u64> = Vec::new();
+            let fs: Vec<&str> = if filters.is_empty() {
+                vec![">"]
+            } else {
+                filters.iter().map(|s| s.as_str()).collect()
+            };
+            for f in fs {
+                lasts.extend(store.subjects_state(f).values().map(|s| s.last));
+            }
+            lasts.sort_unstable();
+            lasts.dedup();
+            rt.preload = lasts.into();
+            state.last_seq + 1
+        }
+    };
+    // Messages before the start point count as delivered and acknowledged.
+    let before = rt.next_sseq.saturating_sub(1);
+    if rt.preload.is_empty() {
+        rt.delivered.stream = before;
+        rt.ack_floor.stream = before;
+    }
+}
+
+/// A pull request body: JSON, or a bare batch size.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct PullRequestJson {
+    batch: i64,
+    expires: i64,
+    no_wait: bool,
+    max_bytes: i64,
+    idle_heartbeat: i64,
+}
+
+impl PullRequestJson {
+    fn parse(body: &[u8]) -> Result<PullRequestJson, ApiError> {
+        let text = std::str::from_utf8(body).unwrap_or("").trim();
+        if text.is_empty() {
+            return Ok(PullRequestJson {
+                batch: 1,
+                ..Default::default()
+            });
+        }
+        if let Ok(n) = text.parse::<i64>() {
+            return Ok(PullRequestJson {
+                batch: n,
+                ..Default::default()
+            });
+        }
+        serde_json::from_str(text).map_err(|err| e::JS_INVALID_JSON.with(err))
+    }
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Consumer({}.{})", self.stream_name, self.name)
+    }
+}
+
+/// Keeps `StoreError` in this module's vocabulary for callers.
+pub fn is_not_found(err: &StoreError) -> bool {
+    matches!(err, StoreError::NotFound | StoreError::Eof)
+}

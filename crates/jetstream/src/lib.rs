@@ -1,0 +1,233 @@
+//! natrium-jetstream: JetStream on one server — streams, consumers and the `$JS.API` over
+//! natrium-store.
+//!
+//! The crate owns no sockets. It reaches the rest of the server through [`Outlet`]:
+//! publish a message into the server's routing, subscribe internally, ask whether a subject
+//! has interest. The server calls back into it through the handlers it registered: the
+//! `$JS.API.>` handler, the `$JS.ACK.>` handler and one handler per stream for its
+//! subjects. A publish into a stream is appended with `store_msg_async`; its PubAck is sent
+//! from the store's completion, so "acknowledged" means "durable" under the store's sync
+//! policy. Consumers run as one tokio task each, woken by new messages, pull requests and
+//! acks, and deliver through the outlet.
+//!
+//! Lock order: `JetStream::streams` → `Stream::consumers` → `Consumer::rt`; the stream's
+//! ingest lock is never held while taking a consumer lock. No lock is held across an
+//! `.await` or an outlet call that can re-enter JetStream.
+
+pub mod api;
+pub mod consumer;
+pub mod errors;
+pub mod headers;
+mod persist;
+pub mod stream;
+pub mod types;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+
+pub use stream::Stream;
+
+/// A message delivered to an internal subscription.
+#[derive(Debug, Clone)]
+pub struct InMsg {
+    pub subject: String,
+    pub reply: Option<String>,
+    pub headers: Option<Bytes>,
+    pub payload: Bytes,
+}
+
+/// Handles messages on an internal subscription. Runs on the publisher's task: it must
+/// not block (hand slow work to a blocking thread) and must not panic.
+pub type Handler = Arc<dyn Fn(InMsg) + Send + Sync>;
+
+/// How JetStream reaches the server.
+pub trait Outlet: Send + Sync + 'static {
+    /// Routes a message to subscribers of `route_subject`; subscribers see `msg_subject`
+    /// (a consumer delivers the stream message's own subject on its delivery subject).
+    fn deliver(
+        &self,
+        route_subject: &str,
+        msg_subject: &str,
+        reply: Option<&str>,
+        headers: Option<Bytes>,
+        payload: Bytes,
+    );
+    /// Subscribes internally; returns an id for [`Outlet::unsubscribe`].
+    fn subscribe(&self, subject: &str, handler: Handler) -> Result<u64, String>;
+    fn unsubscribe(&self, id: u64);
+    /// True when some subscription matches `subject`.
+    fn has_interest(&self, subject: &str) -> bool;
+
+    /// Routes a plain message.
+    fn publish(&self, subject: &str, reply: Option<&str>, headers: Option<Bytes>, payload: Bytes) {
+        self.deliver(subject, subject, reply, headers, payload)
+    }
+}
+
+/// How messages are made durable before they are acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// fsync before the PubAck (group commit). Natrium's default.
+    Always,
+    /// fsync on an interval (nats-server's default behaviour, opt-in here).
+    Interval(std::time::Duration),
+}
+
+/// JetStream's settings, from the server's options.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `<store_dir>/jetstream`.
+    pub store_dir: PathBuf,
+    pub max_memory: i64,
+    pub max_store: i64,
+    pub sync: SyncMode,
+    pub domain: Option<String>,
+    pub server_name: String,
+    /// Largest batch a pull request may ask for (`limits { max_request_batch }`); 0 = none.
+    pub max_request_batch: i64,
+}
+
+/// The single account's JetStream.
+pub struct JetStream {
+    pub cfg: Config,
+    outlet: Arc<dyn Outlet>,
+    streams: RwLock<BTreeMap<String, Arc<Stream>>>,
+    runtime: tokio::runtime::Handle,
+    pub api_total: AtomicU64,
+    pub api_errors: AtomicU64,
+    subs: parking_lot::Mutex<Vec<u64>>,
+}
+
+impl JetStream {
+    /// Opens the store directory, recovers every stream and consumer found there, and
+    /// subscribes to the API and ack subjects. Must be called inside a tokio runtime.
+    pub fn start(cfg: Config, outlet: Arc<dyn Outlet>) -> Result<Arc<JetStream>, String> {
+        std::fs::create_dir_all(cfg.store_dir.join(persist::ACCOUNT).join("streams"))
+            .map_err(|e| format!("can not create store directory: {e}"))?;
+        let js = Arc::new(JetStream {
+            cfg,
+            outlet,
+            streams: RwLock::new(BTreeMap::new()),
+            runtime: tokio::runtime::Handle::current(),
+            api_total: AtomicU64::new(0),
+            api_errors: AtomicU64::new(0),
+            subs: parking_lot::Mutex::new(Vec::new()),
+        });
+        for (config, created) in persist::load_streams(&js.cfg.store_dir)? {
+            let name = config.name.clone();
+            match Stream::open(&js, config, created, false) {
+                Ok(s) => {
+                    js.streams.write().insert(name, s);
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "can not recover stream {name:?}: {}",
+                        e.description
+                    ))
+                }
+            }
+        }
+        let api_js = Arc::downgrade(&js);
+        let api: Handler = Arc::new(move |m: InMsg| {
+            if let Some(js) = api_js.upgrade() {
+                api::dispatch(js, m);
+            }
+        });
+        let ack_js = Arc::downgrade(&js);
+        let ack: Handler = Arc::new(move |m: InMsg| {
+            if let Some(js) = ack_js.upgrade() {
+                js.process_ack(m);
+            }
+        });
+        let ids = vec![
+            js.outlet.subscribe("$JS.API.>", api)?,
+            js.outlet.subscribe("$JS.ACK.>", ack)?,
+        ];
+        *js.subs.lock() = ids;
+        Ok(js)
+    }
+
+    pub fn outlet(&self) -> &Arc<dyn Outlet> {
+        &self.outlet
+    }
+
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
+
+    pub fn stream(&self, name: &str) -> Option<Arc<Stream>> {
+        self.streams.read().get(name).cloned()
+    }
+
+    pub fn streams(&self) -> Vec<Arc<Stream>> {
+        self.streams.read().values().cloned().collect()
+    }
+
+    pub(crate) fn insert_stream(&self, s: Arc<Stream>) {
+        self.streams.write().insert(s.name.clone(), s);
+    }
+
+    pub(crate) fn remove_stream(&self, name: &str) -> Option<Arc<Stream>> {
+        self.streams.write().remove(name)
+    }
+
+    /// Totals for account info and monitoring: (memory bytes, storage bytes, streams, consumers).
+    pub fn usage(&self) -> (u64, u64, u64, u64) {
+        let (mut mem, mut file, mut consumers) = (0, 0, 0);
+        let streams = self.streams();
+        for s in &streams {
+            let st = s.store.fast_state();
+            match s.config().storage {
+                types::Storage::Memory => mem += st.bytes,
+                types::Storage::File => file += st.bytes,
+            }
+            consumers += s.consumer_count() as u64;
+        }
+        (mem, file, streams.len() as u64, consumers)
+    }
+
+    /// Handles a message on `$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<cseq>.<ts>.<pending>`.
+    fn process_ack(&self, m: InMsg) {
+        let tokens: Vec<&str> = m.subject.split('.').collect();
+        // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
+        if tokens.len() < 9 {
+            return;
+        }
+        let (stream, consumer) = (tokens[2], tokens[3]);
+        let parse = |s: &str| s.parse::<u64>().ok();
+        let (Some(dc), Some(sseq), Some(dseq)) =
+            (parse(tokens[4]), parse(tokens[5]), parse(tokens[6]))
+        else {
+            return;
+        };
+        let Some(c) = self.stream(stream).and_then(|s| s.consumer(consumer)) else {
+            return;
+        };
+        c.process_ack(dc, sseq, dseq, &m.payload, m.reply.as_deref());
+    }
+
+    /// Stops every stream and consumer (server shutdown); data stays on disk.
+    pub fn shutdown(&self) {
+        for id in self.subs.lock().drain(..) {
+            self.outlet.unsubscribe(id);
+        }
+        let streams: Vec<Arc<Stream>> = std::mem::take(&mut *self.streams.write())
+            .into_values()
+            .collect();
+        for s in streams {
+            s.stop();
+        }
+    }
+
+    pub(crate) fn count_api(&self, error: bool) {
+        self.api_total.fetch_add(1, Ordering::Relaxed);
+        if error {
+            self.api_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}

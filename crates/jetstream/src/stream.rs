@@ -1,0 +1,705 @@
+//! A stream: its configuration, its message store, its consumers, and the ingest path that
+//! turns a publish into a stored message and a PubAck.
+//!
+//! Ingest runs on the publisher's task. Checks that need the stream's recent history
+//! (duplicate window, expected last sequence / subject sequence / msg id) run under the
+//! ingest lock together with the store's `store_msg_async`, so sequence order is call
+//! order and a check sees every earlier publish, stored or still in flight. The PubAck is
+//! sent from the store's completion, after the record is durable.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use natrium_store::{
+    self as store, Discard, FileStoreOptions, MessageStore, StorageKind, StoreConfig, StoreError,
+};
+use parking_lot::{Mutex, RwLock};
+
+use crate::consumer::Consumer;
+use crate::errors::{self as e, ApiError};
+use crate::headers as h;
+use crate::persist;
+use crate::types::{DiscardPolicy, PubAckError, Retention, Storage, StreamConfig};
+use crate::{Handler, InMsg, JetStream, SyncMode};
+
+/// nats-server's default duplicate window.
+pub const DEFAULT_DUPLICATE_WINDOW_NS: i64 = 120_000_000_000;
+/// Most message ids remembered for duplicate detection, whatever the window.
+const DEDUP_IDS_MAX: usize = 1 << 20;
+
+struct DedupEntry {
+    /// 0 while the first publish with this id is still in flight.
+    seq: u64,
+    /// Replies of duplicates that arrived while the original was in flight.
+    waiters: Vec<String>,
+}
+
+#[derive(Default)]
+struct Ingest {
+    /// The sequence the next append will get.
+    next_seq: u64,
+    dedup: HashMap<String, DedupEntry>,
+    dedup_order: VecDeque<(i64, String)>,
+    /// Subjects with appends in flight: (last sequence assigned, appends in flight).
+    inflight_subjects: HashMap<String, (u64, u32)>,
+    last_msg_id: Option<String>,
+}
+
+pub struct Stream {
+    pub name: String,
+    js: Weak<JetStream>,
+    config: RwLock<Arc<StreamConfig>>,
+    pub store: Arc<dyn MessageStore>,
+    pub created: i64,
+    pub dir: PathBuf,
+    ingest: Mutex<Ingest>,
+    consumers: RwLock<BTreeMap<String, Arc<Consumer>>>,
+    subs: Mutex<Vec<u64>>,
+    expiry_wake: Arc<tokio::sync::Notify>,
+    stopped: AtomicBool,
+}
+
+/// Fills in the defaults nats-server applies to a stream config.
+pub fn normalize(cfg: &mut StreamConfig) {
+    if cfg.subjects.is_empty() && cfg.mirror.is_none() && cfg.sources.is_empty() {
+        cfg.subjects = vec![cfg.name.clone()];
+    }
+    if cfg.duplicate_window == 0 {
+        cfg.duplicate_window = if cfg.max_age > 0 && cfg.max_age < DEFAULT_DUPLICATE_WINDOW_NS {
+            cfg.max_age
+        } else {
+            DEFAULT_DUPLICATE_WINDOW_NS
+        };
+    }
+    if cfg.num_replicas == 0 {
+        cfg.num_replicas = 1;
+    }
+    if cfg.max_msg_size == 0 {
+        cfg.max_msg_size = -1;
+    }
+    for v in [
+        &mut cfg.max_msgs,
+        &mut cfg.max_bytes,
+        &mut cfg.max_msgs_per_subject,
+        &mut cfg.max_consumers,
+    ] {
+        if *v == 0 {
+            *v = -1;
+        }
+    }
+}
+
+/// Checks a (normalized) stream config on its own.
+pub fn validate(cfg: &StreamConfig) -> Result<(), ApiError> {
+    if !valid_name(&cfg.name) {
+        return Err(e::JS_STREAM_NAME_CONTAINS_PATH_SEPARATORS.err_if_path(&cfg.name));
+    }
+    if cfg.num_replicas > 1 {
+        return Err(e::JS_STREAM_REPLICAS_NOT_SUPPORTED.err());
+    }
+    if cfg.mirror.is_some() || !cfg.sources.is_empty() {
+        return Err(e::JS_STREAM_INVALID_CONFIG
+            .with("mirrors and sources are not supported by natrium-server yet"));
+    }
+    for s in &cfg.subjects {
+        if !natrium_sublist::is_valid_subject(s) {
+            return Err(e::JS_STREAM_INVALID_CONFIG.with("invalid subject"));
+        }
+    }
+    if cfg.max_age < 0 || cfg.duplicate_window < 0 {
+        return Err(
+            e::JS_STREAM_INVALID_CONFIG.with("max age and duplicate window must be positive")
+        );
+    }
+    if cfg.max_age > 0 && cfg.duplicate_window > cfg.max_age {
+        return Err(
+            e::JS_STREAM_INVALID_CONFIG.with("duplicates window can not be larger then max age")
+        );
+    }
+    if cfg.subject_delete_marker_ttl > 0 && !cfg.allow_msg_ttl {
+        return Err(e::JS_STREAM_INVALID_CONFIG
+            .with("subject marker delete cannot be set if message TTLs are disabled"));
+    }
+    if cfg.allow_msg_counter || cfg.allow_atomic || cfg.allow_msg_schedules {
+        return Err(e::JS_STREAM_INVALID_CONFIG.with("message counters, atomic batches and schedules are not supported by natrium-server yet"));
+    }
+    Ok(())
+}
+
+/// Stream and consumer names: non-empty, no whitespace, `.`, `*`, `>` or path separators.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
+}
+
+impl e::ErrDef {
+    /// The error for an invalid stream name: nats-server distinguishes path separators.
+    fn err_if_path(self, name: &str) -> ApiError {
+        if name.contains('/') || name.contains('\\') {
+            self.err()
+        } else {
+            e::JS_STREAM_INVALID_CONFIG.with("invalid name")
+        }
+    }
+}
+
+fn store_config(cfg: &StreamConfig) -> StoreConfig {
+    StoreConfig {
+        name: cfg.name.clone(),
+        storage: match cfg.storage {
+            Storage::File => StorageKind::File,
+            Storage::Memory => StorageKind::Memory,
+        },
+        subjects: cfg.subjects.clone(),
+        max_msgs: cfg.max_msgs,
+        max_bytes: cfg.max_bytes,
+        max_age: Duration::from_nanos(cfg.max_age.max(0) as u64),
+        max_msgs_per_subject: cfg.max_msgs_per_subject,
+        max_msg_size: cfg.max_msg_size,
+        discard: match cfg.discard {
+            DiscardPolicy::Old => Discard::Old,
+            DiscardPolicy::New => Discard::New,
+        },
+        discard_new_per_subject: cfg.discard_new_per_subject,
+        first_seq: cfg.first_seq,
+        allow_msg_ttl: cfg.allow_msg_ttl,
+    }
+}
+
+/// Maps a store error on append to the PubAck error nats-server sends.
+pub fn store_error(err: &StoreError) -> ApiError {
+    match err {
+        StoreError::MaxMsgSize => e::JS_STREAM_MESSAGE_EXCEEDS_MAXIMUM.err(),
+        StoreError::MsgTtlDisabled => e::JS_MESSAGE_TTL_DISABLED.err(),
+        other => e::JS_STREAM_STORE_FAILED.with(other),
+    }
+}
+
+/// Where a synchronous store call's completion went: the caller may still be inside the
+/// store call holding the ingest lock, so a completion that arrives then is parked.
+enum CallState {
+    Calling,
+    Returned,
+    Done(Result<(u64, i64), StoreError>),
+}
+
+/// What the completion of one append needs to know.
+struct AppendCtx {
+    subject: String,
+    reply: Option<String>,
+    msg_id: Option<String>,
+    rollup: Option<String>,
+}
+
+impl Stream {
+    /// Opens (or creates, with `is_new`) a stream's store and subscriptions.
+    pub fn open(
+        js: &Arc<JetStream>,
+        cfg: StreamConfig,
+        created: i64,
+        is_new: bool,
+    ) -> Result<Arc<Stream>, ApiError> {
+        let dir = persist::stream_dir(&js.cfg.store_dir, &cfg.name);
+        let scfg = store_config(&cfg);
+        let store: Arc<dyn MessageStore> = match cfg.storage {
+            Storage::Memory => store::new_memory_store(scfg),
+            Storage::File => {
+                let opts = FileStoreOptions {
+                    sync: match js.cfg.sync {
+                        SyncMode::Always => store::SyncPolicy::Always,
+                        SyncMode::Interval(d) => store::SyncPolicy::Interval(d),
+                    },
+                    ..Default::default()
+                };
+                store::open_file_store(&dir, scfg, opts)
+                    .map_err(|err| e::JS_STREAM_CREATE.with(err))?
+            }
+        };
+        if is_new {
+            persist::save_stream(&js.cfg.store_dir, &cfg, created)
+                .map_err(|err| e::JS_STREAM_CREATE.with(err))?;
+        }
+        let next_seq = store.fast_state().last_seq + 1;
+        let stream = Arc::new(Stream {
+            name: cfg.name.clone(),
+            js: Arc::downgrade(js),
+            config: RwLock::new(Arc::new(cfg)),
+            store,
+            created,
+            dir,
+            ingest: Mutex::new(Ingest {
+                next_seq,
+                ..Default::default()
+            }),
+            consumers: RwLock::new(BTreeMap::new()),
+            subs: Mutex::new(Vec::new()),
+            expiry_wake: Arc::new(tokio::sync::Notify::new()),
+            stopped: AtomicBool::new(false),
+        });
+        stream.subscribe(js)?;
+        stream.start_expiry(js);
+        if !is_new {
+            for (name, ccfg, ccreated) in
+                persist::load_consumers(&stream.dir).map_err(|err| e::JS_STREAM_CREATE.with(err))?
+            {
+                let c = Consumer::open(&stream, js, &name, ccfg, ccreated, false)?;
+                stream.consumers.write().insert(name, c);
+            }
+        }
+        Ok(stream)
+    }
+
+    fn subscribe(self: &Arc<Self>, js: &Arc<JetStream>) -> Result<(), ApiError> {
+        let cfg = self.config();
+        let mut ids = Vec::new();
+        let weak = Arc::downgrade(self);
+        let ingest: Handler = Arc::new(move |m: InMsg| {
+            if let Some(s) = weak.upgrade() {
+                s.ingest(m);
+            }
+        });
+        for subj in &cfg.subjects {
+            ids.push(
+                js.outlet()
+                    .subscribe(subj, ingest.clone())
+                    .map_err(|err| e::JS_STREAM_CREATE.with(err))?,
+            );
+        }
+        if cfg.allow_direct {
+            let weak = Arc::downgrade(self);
+            let direct: Handler = Arc::new(move |m: InMsg| {
+                if let Some(s) = weak.upgrade() {
+                    crate::api::direct_get(&s, m);
+                }
+            });
+            for subj in [
+                format!("$JS.API.DIRECT.GET.{}", self.name),
+                format!("$JS.API.DIRECT.GET.{}.>", self.name),
+            ] {
+                ids.push(
+                    js.outlet()
+                        .subscribe(&subj, direct.clone())
+                        .map_err(|err| e::JS_STREAM_CREATE.with(err))?,
+                );
+            }
+        }
+        let old = std::mem::replace(&mut *self.subs.lock(), ids);
+        for id in old {
+            js.outlet().unsubscribe(id);
+        }
+        Ok(())
+    }
+
+    /// Runs max_age / TTL expiry: a task that sleeps until the store's next deadline.
+    fn start_expiry(self: &Arc<Self>, js: &Arc<JetStream>) {
+        let weak = Arc::downgrade(self);
+        let wake = self.expiry_wake.clone();
+        js.runtime().spawn(async move {
+            loop {
+                let next = match weak.upgrade() {
+                    Some(s) if !s.stopped.load(Ordering::Relaxed) => s.store.next_expiry(),
+                    _ => return,
+                };
+                let sleep = next
+                    .map(|t| {
+                        t.duration_since(std::time::SystemTime::now())
+                            .unwrap_or_default()
+                    })
+                    .unwrap_or(Duration::from_secs(3600));
+                tokio::select! {
+                    _ = tokio::time::sleep(sleep) => {}
+                    _ = wake.notified() => continue,
+                }
+                let Some(s) = weak.upgrade() else { return };
+                let _ = tokio::task::spawn_blocking(move || {
+                    let _ = s.store.expire(std::time::SystemTime::now());
+                })
+                .await;
+            }
+        });
+    }
+
+    pub fn config(&self) -> Arc<StreamConfig> {
+        self.config.read().clone()
+    }
+
+    pub(crate) fn js(&self) -> Option<Arc<JetStream>> {
+        self.js.upgrade()
+    }
+
+    pub fn consumer(&self, name: &str) -> Option<Arc<Consumer>> {
+        self.consumers.read().get(name).cloned()
+    }
+
+    pub fn consumers(&self) -> Vec<Arc<Consumer>> {
+        self.consumers.read().values().cloned().collect()
+    }
+
+    pub fn consumer_count(&self) -> usize {
+        self.consumers.read().len()
+    }
+
+    pub(crate) fn insert_consumer(&self, c: Arc<Consumer>) {
+        self.consumers.write().insert(c.name.clone(), c);
+    }
+
+    /// Takes a consumer out of the stream without removing its config and state (update).
+    pub(crate) fn remove_consumer_keep_state(&self, name: &str) -> Option<Arc<Consumer>> {
+        self.consumers.write().remove(name)
+    }
+
+    pub(crate) fn remove_consumer(&self, name: &str) -> Option<Arc<Consumer>> {
+        let c = self.consumers.write().remove(name);
+        if c.is_some() {
+            persist::remove_consumer(&self.dir, name);
+        }
+        c
+    }
+
+    /// Replaces the configuration (already validated against the old one).
+    pub(crate) fn update(
+        self: &Arc<Self>,
+        js: &Arc<JetStream>,
+        cfg: StreamConfig,
+    ) -> Result<(), ApiError> {
+        self.store
+            .update_config(&store_config(&cfg))
+            .map_err(|err| e::JS_STREAM_UPDATE.with(err))?;
+        persist::save_stream(&js.cfg.store_dir, &cfg, self.created)
+            .map_err(|err| e::JS_STREAM_UPDATE.with(err))?;
+        *self.config.write() = Arc::new(cfg);
+        self.subscribe(js)?;
+        self.expiry_wake.notify_one();
+        self.notify_consumers();
+        Ok(())
+    }
+
+    /// Stops subscriptions, consumers and the store (data stays on disk).
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.expiry_wake.notify_one();
+        if let Some(js) = self.js() {
+            for id in self.subs.lock().drain(..) {
+                js.outlet().unsubscribe(id);
+            }
+        }
+        for c in self.consumers() {
+            c.stop();
+        }
+        let _ = self.store.stop();
+    }
+
+    /// Stops the stream and removes its data.
+    pub fn delete(&self) -> Result<(), StoreError> {
+        self.stop();
+        for c in std::mem::take(&mut *self.consumers.write()).into_values() {
+            c.delete_state();
+        }
+        let r = self.store.delete();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        r
+    }
+
+    pub fn notify_consumers(&self) {
+        for c in self.consumers.read().values() {
+            c.notify();
+        }
+    }
+
+    /// A publish on one of the stream's subjects.
+    pub fn ingest(self: &Arc<Self>, m: InMsg) {
+        let cfg = self.config();
+        let reply = if cfg.no_ack { None } else { m.reply.clone() };
+        if let Err(err) = self.try_ingest(&cfg, m, reply.clone()) {
+            if let Some(r) = reply {
+                self.send_ack_error(&r, err);
+            }
+        }
+    }
+
+    fn try_ingest(
+        self: &Arc<Self>,
+        cfg: &StreamConfig,
+        m: InMsg,
+        reply: Option<String>,
+    ) -> Result<(), ApiError> {
+        if cfg.sealed {
+            return Err(e::JS_STREAM_SEALED.err());
+        }
+        let size = m.payload.len() + m.headers.as_ref().map_or(0, |h| h.len());
+        if cfg.max_msg_size > 0 && size > cfg.max_msg_size as usize {
+            return Err(e::JS_STREAM_MESSAGE_EXCEEDS_MAXIMUM.err());
+        }
+        let hdr = m.headers.as_deref().unwrap_or_default();
+        let get = |name: &str| {
+            if hdr.is_empty() {
+                None
+            } else {
+                h::get(hdr, name)
+            }
+        };
+        if let Some(want) = get(h::EXPECTED_STREAM) {
+            if want != self.name {
+                return Err(e::JS_STREAM_NOT_MATCH.err());
+            }
+        }
+        let rollup = match get(h::ROLLUP) {
+            None => None,
+            Some(r) if !cfg.allow_rollup_hdrs => {
+                let _ = r;
+                return Err(e::JS_STREAM_ROLLUP_FAILED.with("rollup not permitted"));
+            }
+            Some(r @ ("sub" | "all")) => Some(r.to_string()),
+            Some(r) => {
+                return Err(e::JS_STREAM_ROLLUP_FAILED.with(format!("rollup value invalid: {r}")))
+            }
+        };
+        let ttl = match get(h::TTL) {
+            None => None,
+            Some(_) if !cfg.allow_msg_ttl => return Err(e::JS_MESSAGE_TTL_DISABLED.err()),
+            Some(v) => parse_ttl(v).ok_or_else(|| e::JS_MESSAGE_TTL_INVALID.err())?,
+        };
+        let msg_id = get(h::MSG_ID).map(str::to_string);
+        let mut ing = self.ingest.lock();
+        if let Some(id) = &msg_id {
+            prune_dedup(&mut ing, cfg.duplicate_window);
+            if let Some(entry) = ing.dedup.get_mut(id) {
+                match (entry.seq, reply) {
+                    (0, Some(r)) => entry.waiters.push(r),
+                    (seq, Some(r)) => {
+                        drop(ing);
+                        self.send_ack(&r, seq, true);
+                    }
+                    (_, None) => {}
+                }
+                return Ok(());
+            }
+        }
+        if let Some(v) = get(h::EXPECTED_LAST_SEQ) {
+            let want: u64 = v
+                .parse()
+                .map_err(|_| e::JS_STREAM_WRONG_LAST_SEQUENCE.with(v))?;
+            let last = ing.next_seq.saturating_sub(1);
+            if want != last {
+                return Err(e::JS_STREAM_WRONG_LAST_SEQUENCE.with(last));
+            }
+        }
+        if let Some(v) = get(h::EXPECTED_LAST_SUBJ_SEQ) {
+            let want: u64 = v
+                .parse()
+                .map_err(|_| e::JS_STREAM_WRONG_LAST_SEQUENCE.with(v))?;
+            let subj = get(h::EXPECTED_LAST_SUBJ_SEQ_SUBJ).unwrap_or(&m.subject);
+            let last = match ing.inflight_subjects.get(subj) {
+                Some((seq, _)) => *seq,
+                None => match self.store.load_last_msg(subj) {
+                    Ok(msg) => msg.seq,
+                    Err(StoreError::NotFound) | Err(StoreError::Eof) => 0,
+                    Err(err) => return Err(e::JS_STREAM_STORE_FAILED.with(err)),
+                },
+            };
+            if want != last {
+                return Err(e::JS_STREAM_WRONG_LAST_SEQUENCE.with(last));
+            }
+        }
+        if let Some(v) = get(h::EXPECTED_LAST_MSG_ID) {
+            let last = ing.last_msg_id.clone().unwrap_or_default();
+            if v != last {
+                return Err(e::JS_STREAM_WRONG_LAST_MSG_ID.with(last));
+            }
+        }
+        let seq = ing.next_seq;
+        if let Some(id) = &msg_id {
+            if ing.dedup.len() >= DEDUP_IDS_MAX {
+                if let Some((_, old)) = ing.dedup_order.pop_front() {
+                    ing.dedup.remove(&old);
+                }
+            }
+            ing.dedup.insert(
+                id.clone(),
+                DedupEntry {
+                    seq: 0,
+                    waiters: Vec::new(),
+                },
+            );
+            ing.dedup_order.push_back((store::now_nanos(), id.clone()));
+        }
+        let inflight = ing
+            .inflight_subjects
+            .entry(m.subject.clone())
+            .or_insert((0, 0));
+        *inflight = (seq, inflight.1 + 1);
+        let ctx = Arc::new(Mutex::new(Some(AppendCtx {
+            subject: m.subject.clone(),
+            reply: if cfg.no_ack { None } else { m.reply.clone() },
+            msg_id: msg_id.clone(),
+            rollup,
+        })));
+        let state = Arc::new(Mutex::new(CallState::Calling));
+        let (state2, ctx2, me) = (state.clone(), ctx.clone(), self.clone());
+        let done = Box::new(move |res: Result<(u64, i64), StoreError>| {
+            let mut st = state2.lock();
+            if matches!(*st, CallState::Calling) {
+                *st = CallState::Done(res);
+                return;
+            }
+            drop(st);
+            if let Some(ctx) = ctx2.lock().take() {
+                me.complete(ctx, res);
+            }
+        });
+        self.store
+            .store_msg_async(&m.subject, m.headers, m.payload, ttl, done);
+        // A completion during the call (memory store, or a rejection) is parked; anything
+        // later goes straight to `complete` on the store's thread.
+        let parked = std::mem::replace(&mut *state.lock(), CallState::Returned);
+        let rejected = matches!(parked, CallState::Done(Err(_)));
+        if !rejected {
+            ing.next_seq += 1;
+            if msg_id.is_some() {
+                ing.last_msg_id = msg_id;
+            }
+        }
+        drop(ing);
+        if let CallState::Done(res) = parked {
+            if let Some(ctx) = ctx.lock().take() {
+                self.complete(ctx, res);
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes one append: dedup bookkeeping, rollup, PubAck, consumer wake-up.
+    fn complete(&self, ctx: AppendCtx, res: Result<(u64, i64), StoreError>) {
+        let waiters = {
+            let mut ing = self.ingest.lock();
+            if let Some((_, n)) = ing.inflight_subjects.get_mut(&ctx.subject) {
+                *n -= 1;
+                if *n == 0 {
+                    ing.inflight_subjects.remove(&ctx.subject);
+                }
+            }
+            match (&res, &ctx.msg_id) {
+                (Ok((seq, _)), Some(id)) => ing
+                    .dedup
+                    .get_mut(id)
+                    .map(|d| {
+                        d.seq = *seq;
+                        std::mem::take(&mut d.waiters)
+                    })
+                    .unwrap_or_default(),
+                (Err(_), Some(id)) => {
+                    ing.dedup.remove(id);
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            }
+        };
+        match res {
+            Ok((seq, _ts)) => {
+                match ctx.rollup.as_deref() {
+                    Some("sub") => {
+                        let _ = self.store.purge_ex(&ctx.subject, seq, 0);
+                    }
+                    Some("all") => {
+                        let _ = self.store.compact(seq);
+                    }
+                    _ => {}
+                }
+                if let Some(r) = &ctx.reply {
+                    self.send_ack(r, seq, false);
+                }
+                for w in waiters {
+                    self.send_ack(&w, seq, true);
+                }
+                self.notify_consumers();
+                if self.config().retention != Retention::Limits && self.consumer_count() == 0 {
+                    // With interest or work-queue retention, nobody is interested yet.
+                    if self.config().retention == Retention::Interest {
+                        let _ = self.store.remove_msg(seq);
+                    }
+                }
+            }
+            Err(err) => {
+                if let Some(r) = &ctx.reply {
+                    self.send_ack_error(r, store_error(&err));
+                }
+            }
+        }
+    }
+
+    fn send_ack(&self, reply: &str, seq: u64, duplicate: bool) {
+        let Some(js) = self.js() else { return };
+        let body = pub_ack_json(&self.name, js.cfg.domain.as_deref(), seq, duplicate);
+        js.outlet().publish(reply, None, None, Bytes::from(body));
+    }
+
+    fn send_ack_error(&self, reply: &str, err: ApiError) {
+        let Some(js) = self.js() else { return };
+        let body = serde_json::to_vec(&PubAckError {
+            error: err,
+            stream: self.name.clone(),
+            seq: 0,
+        })
+        .unwrap_or_default();
+        js.outlet().publish(reply, None, None, Bytes::from(body));
+    }
+}
+
+/// A PubAck exactly as nats-server writes it: `{"stream":"S","seq":1}`, the domain before
+/// the sequence, and `"duplicate": true` (with its space) for a duplicate.
+pub fn pub_ack_json(stream: &str, domain: Option<&str>, seq: u64, duplicate: bool) -> Vec<u8> {
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut out = format!("{{\"stream\":{}", q(stream));
+    if let Some(d) = domain {
+        out.push_str(&format!(",\"domain\":{}", q(d)));
+    }
+    out.push_str(&format!(",\"seq\":{seq}"));
+    if duplicate {
+        out.push_str(",\"duplicate\": true");
+    }
+    out.push('}');
+    out.into_bytes()
+}
+
+fn prune_dedup(ing: &mut Ingest, window_ns: i64) {
+    let now = store::now_nanos();
+    while let Some((ts, _)) = ing.dedup_order.front() {
+        if now - ts <= window_ns {
+            break;
+        }
+        if let Some((_, id)) = ing.dedup_order.pop_front() {
+            if ing.dedup.get(&id).is_some_and(|d| d.seq != 0) {
+                ing.dedup.remove(&id);
+            }
+        }
+    }
+}
+
+/// `Nats-TTL`: a Go duration (`10s`), a number of seconds, or `never`.
+fn parse_ttl(v: &str) -> Option<Option<Duration>> {
+    if v.eq_ignore_ascii_case("never") {
+        return Some(None);
+    }
+    if let Ok(secs) = v.parse::<u64>() {
+        return (secs > 0).then_some(Some(Duration::from_secs(secs)));
+    }
+    let (num, unit) = v.split_at(v.find(|c: char| c.is_alphabetic())?);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "ns" => n / 1e9,
+        "us" | "µs" => n / 1e6,
+        "ms" => n / 1e3,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    (secs >= 1.0).then(|| Some(Duration::from_secs_f64(secs)))
+}

@@ -1,0 +1,294 @@
+//! JetStream through the async-nats client: streams, publishes with acks, pull and push
+//! consumers, KV, and persistence across a restart.
+
+mod common;
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, kv, stream};
+use common::{temp_dir, TestServer};
+use futures_util::StreamExt;
+
+async fn js_server(dir: &std::path::Path) -> (TestServer, jetstream::Context) {
+    let s = TestServer::start(&["-js", "-sd", dir.to_str().unwrap()]);
+    let nc = async_nats::connect(s.url()).await.unwrap();
+    (s, jetstream::new(nc))
+}
+
+#[tokio::test]
+async fn stream_lifecycle_and_publish_acks() {
+    let dir = temp_dir("js-life");
+    let (s, js) = js_server(&dir).await;
+    assert!(s.find_log("Store Directory:").is_some());
+    let mut st = js
+        .create_stream(stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for i in 0..10 {
+        let ack = js
+            .publish(format!("orders.{i}"), format!("o{i}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(ack.sequence, i + 1);
+        assert_eq!(ack.stream, "ORDERS");
+    }
+    let info = st.info().await.unwrap();
+    assert_eq!(info.state.messages, 10);
+    assert_eq!(info.state.last_sequence, 10);
+    let msg = st.get_raw_message(3).await.unwrap();
+    assert_eq!(msg.payload, "o2");
+    assert_eq!(msg.subject.as_str(), "orders.2");
+    let last = st
+        .get_last_raw_message_by_subject("orders.7")
+        .await
+        .unwrap();
+    assert_eq!(last.sequence, 8);
+    assert!(st.delete_message(4).await.unwrap());
+    assert_eq!(st.info().await.unwrap().state.messages, 9);
+    let names: Vec<String> = js.stream_names().map(|n| n.unwrap()).collect().await;
+    assert_eq!(names, vec!["ORDERS".to_string()]);
+    st.purge().await.unwrap();
+    assert_eq!(st.info().await.unwrap().state.messages, 0);
+    assert!(js.delete_stream("ORDERS").await.unwrap().success);
+    let err = js.get_stream("ORDERS").await.unwrap_err();
+    assert!(err.to_string().contains("stream not found"), "{err}");
+    drop(s);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn duplicates_and_expected_sequence() {
+    let dir = temp_dir("js-dedup");
+    let (_s, js) = js_server(&dir).await;
+    js.create_stream(stream::Config {
+        name: "D".into(),
+        subjects: vec!["d.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut h = async_nats::HeaderMap::new();
+    h.insert("Nats-Msg-Id", "m1");
+    let a1 = js
+        .publish_with_headers("d.x", h.clone(), "1".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let a2 = js
+        .publish_with_headers("d.x", h, "1".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(a1.sequence, 1);
+    assert!(!a1.duplicate);
+    assert_eq!(a2.sequence, 1);
+    assert!(a2.duplicate);
+    let mut h = async_nats::HeaderMap::new();
+    h.insert("Nats-Expected-Last-Sequence", "5");
+    let err = js
+        .publish_with_headers("d.x", h, "2".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("wrong last sequence: 1"), "{err}");
+}
+
+#[tokio::test]
+async fn pull_consumer_acks_and_redelivery() {
+    let dir = temp_dir("js-pull");
+    let (_s, js) = js_server(&dir).await;
+    let st = js
+        .create_stream(stream::Config {
+            name: "P".into(),
+            subjects: vec!["p.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for i in 0..20 {
+        js.publish(format!("p.{}", i % 2), format!("{i}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let c = st
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("worker".into()),
+            filter_subject: "p.0".into(),
+            ack_wait: Duration::from_millis(500),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = c.fetch().max_messages(5).messages().await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(m) = batch.next().await {
+        let m = m.unwrap();
+        seen.push(m.payload.clone());
+        if seen.len() < 5 {
+            m.ack().await.unwrap();
+        }
+    }
+    assert_eq!(seen, vec!["0", "2", "4", "6", "8"]);
+    let info = c.clone().info().await.unwrap().clone();
+    assert_eq!(info.num_ack_pending, 1);
+    assert_eq!(info.num_pending, 5);
+    // The unacked message comes back after ack_wait.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut again = c.fetch().max_messages(1).messages().await.unwrap();
+    let m = again.next().await.unwrap().unwrap();
+    assert_eq!(m.payload, "8");
+    assert_eq!(m.info().unwrap().delivered, 2);
+    m.double_ack().await.unwrap();
+}
+
+#[tokio::test]
+async fn push_consumer_delivers() {
+    let dir = temp_dir("js-push");
+    let (_s, js) = js_server(&dir).await;
+    let st = js
+        .create_stream(stream::Config {
+            name: "PUSH".into(),
+            subjects: vec!["push.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for i in 0..3 {
+        js.publish("push.a", format!("{i}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let c = st
+        .create_consumer(consumer::push::Config {
+            deliver_subject: "deliver.here".into(),
+            durable_name: Some("pusher".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut msgs = c.messages().await.unwrap();
+    for i in 0..3 {
+        let m = tokio::time::timeout(Duration::from_secs(5), msgs.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.payload, format!("{i}"));
+        assert_eq!(m.subject.as_str(), "push.a");
+        m.ack().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn key_value_put_get_history_and_delete() {
+    let dir = temp_dir("js-kv");
+    let (_s, js) = js_server(&dir).await;
+    let kv = js
+        .create_key_value(kv::Config {
+            bucket: "cfg".into(),
+            history: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    kv.put("a", "1".into()).await.unwrap();
+    kv.put("a", "2".into()).await.unwrap();
+    kv.put("b", "x".into()).await.unwrap();
+    assert_eq!(kv.get("a").await.unwrap().unwrap(), "2");
+    let rev = kv.create("c", "new".into()).await.unwrap();
+    assert!(kv.create("c", "again".into()).await.is_err());
+    kv.update("c", "upd".into(), rev).await.unwrap();
+    kv.delete("b").await.unwrap();
+    assert!(kv.get("b").await.unwrap().is_none());
+    let mut keys: Vec<String> = kv.keys().await.unwrap().map(|k| k.unwrap()).collect().await;
+    keys.sort();
+    assert_eq!(keys, vec!["a", "c"]);
+    let history: Vec<_> = kv.history("a").await.unwrap().collect().await;
+    assert_eq!(history.len(), 2);
+}
+
+#[tokio::test]
+async fn streams_messages_and_consumers_survive_restart() {
+    let dir = temp_dir("js-restart");
+    let (mut s, js) = js_server(&dir).await;
+    let st = js
+        .create_stream(stream::Config {
+            name: "KEEP".into(),
+            subjects: vec!["keep.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for i in 0..50 {
+        js.publish("keep.x", format!("{i}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let c = st
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("dur".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut b = c.fetch().max_messages(10).messages().await.unwrap();
+    while let Some(m) = b.next().await {
+        m.unwrap().double_ack().await.unwrap();
+    }
+    // Let the consumer state reach the disk, then kill -9.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let port = s.port.to_string();
+    s.signal("KILL");
+    s.wait_exit(Duration::from_secs(5));
+    let s2 = TestServer::start(&["-js", "-sd", dir.to_str().unwrap(), "-p", &port]);
+    let nc = async_nats::connect(s2.url()).await.unwrap();
+    let js = jetstream::new(nc);
+    let mut st = js.get_stream("KEEP").await.unwrap();
+    assert_eq!(st.info().await.unwrap().state.messages, 50);
+    let c: consumer::PullConsumer = st.get_consumer("dur").await.unwrap();
+    let mut b = c.fetch().max_messages(1).messages().await.unwrap();
+    let m = b.next().await.unwrap().unwrap();
+    assert_eq!(m.payload, "10", "resumes after the acked messages");
+    drop(s2);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn api_errors_use_nats_server_codes() {
+    let dir = temp_dir("js-err");
+    let (s, _js) = js_server(&dir).await;
+    let nc = async_nats::connect(s.url()).await.unwrap();
+    let r = nc
+        .request("$JS.API.STREAM.INFO.NOPE", "".into())
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+    assert_eq!(v["type"], "io.nats.jetstream.api.v1.stream_info_response");
+    assert_eq!(v["error"]["code"], 404);
+    assert_eq!(v["error"]["err_code"], 10059);
+    let r = nc
+        .request("$JS.API.STREAM.CREATE.X", "{bad".into())
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+    assert_eq!(v["error"]["err_code"], 10025);
+    let r = nc.request("$JS.API.INFO", "".into()).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+    assert_eq!(v["type"], "io.nats.jetstream.api.v1.account_info_response");
+    assert_eq!(v["streams"], 0);
+}
