@@ -25,12 +25,24 @@ const LIST_PAGE: usize = 256;
 
 type Reply = Result<Vec<u8>, ApiError>;
 
-pub fn dispatch(js: Arc<JetStream>, m: InMsg) {
-    let Some(reply) = m.reply.clone() else { return };
+/// Takes an API request; false when nats-server would have no subscriber for it
+/// (DIRECT.GET is served by the stream itself; MSG.NEXT only by an existing consumer).
+pub fn dispatch(js: Arc<JetStream>, m: InMsg) -> bool {
     if m.subject.starts_with("$JS.API.DIRECT.GET.") {
-        // Served by the stream's own subscription when it allows direct gets.
-        return;
+        return false;
     }
+    if let Some(rest) = m.subject.strip_prefix("$JS.API.CONSUMER.MSG.NEXT.") {
+        let exists = rest
+            .split_once('.')
+            .and_then(|(s, c)| js.stream(s).and_then(|s| s.consumer(c)))
+            .is_some();
+        if !exists {
+            return false;
+        }
+    }
+    let Some(reply) = m.reply.clone() else {
+        return true;
+    };
     let rt = js.runtime().clone();
     rt.spawn_blocking(move || {
         let (kind, result) = handle(&js, &m);
@@ -44,6 +56,7 @@ pub fn dispatch(js: Arc<JetStream>, m: InMsg) {
         };
         js.outlet().publish(&reply, None, None, Bytes::from(body));
     });
+    true
 }
 
 fn tokens(subject: &str) -> Vec<&str> {
@@ -115,6 +128,10 @@ fn handle(js: &Arc<JetStream>, m: &InMsg) -> (&'static str, Reply) {
         ),
         ["CONSUMER", "NAMES", stream] => ("consumer_names_response", consumer_names(js, stream, p)),
         ["CONSUMER", "LIST", stream] => ("consumer_list_response", consumer_list(js, stream, p)),
+        ["CONSUMER", "PAUSE", stream, name] => (
+            "consumer_pause_response",
+            consumer_pause(js, stream, name, p),
+        ),
         ["CONSUMER", "MSG", "NEXT", stream, name] => {
             ("consumer_getnext_response", msg_next(js, stream, name, m))
         }
@@ -224,7 +241,14 @@ fn stream_info_body(js: &JetStream, s: &Stream, opts: &StreamInfoRequest) -> Str
         .subjects_filter
         .as_deref()
         .filter(|f| !f.is_empty())
-        .map(|f| s.store.subjects_totals(f).into_iter().collect());
+        .map(|f| {
+            s.store
+                .subjects_totals(f)
+                .into_iter()
+                .skip(opts.offset)
+                .take(SUBJECTS_PAGE)
+                .collect()
+        });
     StreamInfo {
         config: (*s.config()).clone(),
         created: rfc3339(s.created),
@@ -246,12 +270,25 @@ fn stream_info_body(js: &JetStream, s: &Stream, opts: &StreamInfoRequest) -> Str
             consumer_count: s.consumer_count() as u64,
         },
         domain: js.cfg.domain.clone(),
-        cluster: ClusterInfo {
+        cluster: Some(ClusterInfo {
             name: None,
             leader: js.cfg.server_name.clone(),
-        },
+        }),
         ts: rfc3339(store::now_nanos()),
     }
+}
+
+/// A create or update response: no `cluster`, and `did_create` on create.
+fn stream_created(js: &JetStream, s: &Stream, kind: &str) -> Vec<u8> {
+    let mut info = stream_info_body(js, s, &Default::default());
+    info.cluster = None;
+    let mut v = serde_json::to_value(&info).unwrap_or_default();
+    if kind == "stream_create_response" {
+        if let Some(o) = v.as_object_mut() {
+            o.insert("did_create".into(), true.into());
+        }
+    }
+    response(kind, &v)
 }
 
 fn stream_create(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
@@ -259,20 +296,14 @@ fn stream_create(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
     if let Some(existing) = js.stream(name) {
         // Creating an identical stream again is fine, as in nats-server.
         if *existing.config() == cfg {
-            return Ok(response(
-                "stream_create_response",
-                &stream_info_body(js, &existing, &Default::default()),
-            ));
+            return Ok(stream_created(js, &existing, "stream_create_response"));
         }
         return Err(e::JS_STREAM_NAME_EXIST.err());
     }
     check_overlap(js, &cfg)?;
     let s = Stream::open(js, cfg, store::now_nanos(), true)?;
     js.insert_stream(s.clone());
-    Ok(response(
-        "stream_create_response",
-        &stream_info_body(js, &s, &Default::default()),
-    ))
+    Ok(stream_created(js, &s, "stream_create_response"))
 }
 
 fn stream_update(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
@@ -293,11 +324,11 @@ fn stream_update(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
     }
     check_overlap(js, &cfg)?;
     s.update(js, cfg)?;
-    Ok(response(
-        "stream_update_response",
-        &stream_info_body(js, &s, &Default::default()),
-    ))
+    Ok(stream_created(js, &s, "stream_update_response"))
 }
+
+/// Most subjects one STREAM.INFO page lists (nats-server's JSMaxSubjectDetails).
+const SUBJECTS_PAGE: usize = 100_000;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -310,10 +341,19 @@ struct StreamInfoRequest {
 fn stream_info(js: &JetStream, name: &str, p: &[u8]) -> Reply {
     let req: StreamInfoRequest = parse(p)?;
     let s = find_stream(js, name)?;
-    Ok(response(
-        "stream_info_response",
-        &stream_info_body(js, &s, &req),
-    ))
+    let info = stream_info_body(js, &s, &req);
+    // nats-server puts the subject paging fields first.
+    let filtered = req.subjects_filter.as_deref().filter(|f| !f.is_empty());
+    let total = filtered.map_or(0, |f| s.store.subjects_totals(f).len());
+    let limit = if filtered.is_some() { SUBJECTS_PAGE } else { 0 };
+    let mut v = serde_json::json!({ "total": total, "offset": req.offset, "limit": limit });
+    if let (Some(o), serde_json::Value::Object(rest)) = (
+        v.as_object_mut(),
+        serde_json::to_value(&info).unwrap_or_default(),
+    ) {
+        o.extend(rest);
+    }
+    Ok(response("stream_info_response", &v))
 }
 
 fn stream_delete(js: &JetStream, name: &str) -> Reply {
@@ -612,6 +652,21 @@ fn consumer_create(
         return Err(e::JS_CONSUMER_CREATE_DURABLE_AND_NAME_MISMATCH.err());
     }
     consumer::normalize(&mut cfg);
+    let limit = js.cfg.max_request_batch;
+    if limit > 0 && cfg.is_pull() {
+        // The server's `limits { max_request_batch }` caps every pull consumer.
+        if cfg.max_batch == 0 {
+            cfg.max_batch = limit;
+        } else if cfg.max_batch > limit {
+            return Err(e::JS_CONSUMER_MAX_REQUEST_BATCH_EXCEEDED.with(limit));
+        }
+    }
+    if cfg.max_batch < 0 {
+        return Err(e::JS_CONSUMER_MAX_REQUEST_BATCH_NEGATIVE.err());
+    }
+    if cfg.max_expires != 0 && cfg.max_expires < 1_000_000 {
+        return Err(e::JS_CONSUMER_MAX_REQUEST_EXPIRES_TOO_SMALL.err());
+    }
     validate_consumer(&s, &cfg)?;
     let name = if cfg.name.is_empty() {
         random_name()
@@ -733,11 +788,36 @@ fn consumer_info(js: &JetStream, stream: &str, name: &str) -> Reply {
 fn consumer_delete(js: &JetStream, stream: &str, name: &str) -> Reply {
     let (s, c) = find_consumer(js, stream, name)?;
     s.remove_consumer(name);
+    c.end_waiting("409 Consumer Deleted");
     c.delete_state();
     Ok(response(
         "consumer_delete_response",
         &serde_json::json!({ "success": true }),
     ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PauseRequest {
+    pause_until: Option<String>,
+}
+
+fn consumer_pause(js: &JetStream, stream: &str, name: &str, p: &[u8]) -> Reply {
+    let req: PauseRequest = parse(p)?;
+    let (_, c) = find_consumer(js, stream, name)?;
+    let until = req
+        .pause_until
+        .as_deref()
+        .and_then(parse_rfc3339)
+        .unwrap_or(0);
+    let until = c.pause(until);
+    let mut body = serde_json::json!({ "paused": until > 0, "pause_until": rfc3339(until) });
+    if until > 0 {
+        if let Some(o) = body.as_object_mut() {
+            o.insert("pause_remaining".into(), c.pause_remaining_ns().into());
+        }
+    }
+    Ok(response("consumer_pause_response", &body))
 }
 
 fn consumer_names(js: &JetStream, stream: &str, p: &[u8]) -> Reply {

@@ -97,6 +97,8 @@ pub struct Consumer {
     state_store: Arc<dyn ConsumerStore>,
     wake: Arc<Notify>,
     stopped: AtomicBool,
+    /// Unix nanoseconds until which delivery is paused (0 = not paused).
+    paused_until: std::sync::atomic::AtomicI64,
 }
 
 /// Applies nats-server's defaults to a consumer config.
@@ -198,7 +200,16 @@ impl Consumer {
             state_store,
             wake: Arc::new(Notify::new()),
             stopped: AtomicBool::new(false),
+            paused_until: std::sync::atomic::AtomicI64::new(0),
         });
+        if let Some(t) = c
+            .config
+            .pause_until
+            .as_deref()
+            .and_then(crate::types::parse_rfc3339)
+        {
+            c.paused_until.store(t, Ordering::Relaxed);
+        }
         c.clone().spawn(js);
         Ok(c)
     }
@@ -223,7 +234,18 @@ impl Consumer {
                     c.delete_state();
                     return;
                 }
-                let wait = next.unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+                // Only ephemerals need a periodic look (inactivity); an idle durable
+                // sleeps until something wakes it.
+                // A push consumer also polls for a subscriber on its delivery subject
+                // (interest changes are not signalled to it).
+                let idle = if !c.config.is_pull() {
+                    Duration::from_millis(250)
+                } else if c.config.durable_name.is_empty() {
+                    Duration::from_secs(1)
+                } else {
+                    Duration::from_secs(3600)
+                };
+                let wait = next.unwrap_or_else(|| Instant::now() + idle);
                 let notified = wake.notified();
                 drop(c);
                 tokio::select! {
@@ -232,6 +254,14 @@ impl Consumer {
                 }
             }
         });
+    }
+
+    /// Answers every waiting pull request with `status` and drops them (consumer deleted).
+    pub fn end_waiting(&self, status: &str) {
+        let waiting: Vec<PullRequest> = self.rt.lock().waiting.drain(..).collect();
+        for req in waiting {
+            self.status(&req.reply, status, &[]);
+        }
     }
 
     pub fn notify(&self) {
@@ -300,7 +330,17 @@ impl Consumer {
     /// Adds a pull request (`$JS.API.CONSUMER.MSG.NEXT`). Errors are answered on `reply`
     /// by the caller.
     pub fn add_pull_request(&self, reply: &str, body: &[u8]) -> Result<(), ApiError> {
-        let req = PullRequestJson::parse(body)?;
+        let req = match PullRequestJson::parse(body) {
+            Ok(r) => r,
+            Err(msg) => {
+                self.status(reply, &format!("400 Bad Request - {msg}"), &[]);
+                return Ok(());
+            }
+        };
+        if req.idle_heartbeat > 0 && (req.expires == 0 || req.idle_heartbeat * 2 > req.expires) {
+            self.status(reply, "400 Bad Request - heartbeat value too large", &[]);
+            return Ok(());
+        }
         let now = Instant::now();
         let mut rt = self.rt.lock();
         rt.last_activity = now;
@@ -310,6 +350,27 @@ impl Consumer {
             self.status(
                 reply,
                 &format!("409 Exceeded MaxRequestBatch of {max_batch}"),
+                &[],
+            );
+            return Ok(());
+        }
+        let max_expires = self.config.max_expires;
+        if max_expires > 0 && (req.expires == 0 || req.expires > max_expires) {
+            drop(rt);
+            let d = go_duration(max_expires);
+            self.status(
+                reply,
+                &format!("409 Exceeded MaxRequestExpires of {d}"),
+                &[],
+            );
+            return Ok(());
+        }
+        let max_bytes = self.config.max_bytes;
+        if max_bytes > 0 && req.max_bytes > max_bytes {
+            drop(rt);
+            self.status(
+                reply,
+                &format!("409 Exceeded MaxRequestMaxBytes of {max_bytes}"),
                 &[],
             );
             return Ok(());
@@ -366,7 +427,8 @@ impl Consumer {
             .collect();
         rt.redeliver.extend(due);
         let mut pending_count: Option<u64> = None;
-        for _ in 0..PUMP_BATCH_MAX {
+        let paused = self.pause_remaining_ns();
+        for _ in 0..if paused > 0 { 0 } else { PUMP_BATCH_MAX } {
             if !self.deliver_one(&stream, &mut rt, now, &mut outs, &mut pending_count) {
                 break;
             }
@@ -473,10 +535,18 @@ impl Consumer {
     }
 
     fn heartbeats(&self, rt: &mut Runtime, now: Instant, outs: &mut Vec<Out>) {
+        let (dseq, sseq) = (
+            rt.delivered.consumer.to_string(),
+            rt.delivered.stream.to_string(),
+        );
         for req in rt.waiting.iter_mut() {
             if let (Some(hb), Some(at)) = (req.heartbeat, req.next_heartbeat) {
                 if at <= now {
-                    outs.push(status_out(&req.reply, "100 Idle Heartbeat", &[]));
+                    outs.push(status_out(
+                        &req.reply,
+                        "100 Idle Heartbeat",
+                        &[("Nats-Last-Consumer", &dseq), ("Nats-Last-Stream", &sseq)],
+                    ));
                     req.next_heartbeat = Some(now + hb);
                 }
             }
@@ -520,6 +590,10 @@ impl Consumer {
         }
         if let Some(t) = rt.next_push_heartbeat {
             consider(t);
+        }
+        let paused = self.pause_remaining_ns();
+        if paused > 0 {
+            consider(Instant::now() + Duration::from_nanos(paused as u64));
         }
         next
     }
@@ -858,6 +932,20 @@ impl Consumer {
         acked
     }
 
+    /// Pauses delivery until `until` (unix ns; 0 or past resumes). Returns the new value.
+    pub fn pause(&self, until: i64) -> i64 {
+        let until = if until > store::now_nanos() { until } else { 0 };
+        self.paused_until.store(until, Ordering::Relaxed);
+        self.notify();
+        until
+    }
+
+    /// Nanoseconds of pause left; 0 when delivering.
+    pub fn pause_remaining_ns(&self) -> i64 {
+        let until = self.paused_until.load(Ordering::Relaxed);
+        (until - store::now_nanos()).max(0)
+    }
+
     pub fn info(&self, js: &JetStream) -> ConsumerInfo {
         let stream = self.stream.upgrade();
         let rt = self.rt.lock();
@@ -890,8 +978,8 @@ impl Consumer {
             },
             push_bound: !self.config.is_pull()
                 && js.outlet().has_interest(&self.config.deliver_subject),
-            paused: false,
-            pause_remaining: 0,
+            paused: self.pause_remaining_ns() > 0,
+            pause_remaining: self.pause_remaining_ns(),
             ts: rfc3339(store::now_nanos()),
         }
     }
@@ -904,6 +992,28 @@ fn status_out(reply: &str, status: &str, pairs: &[(&str, &str)]) -> Out {
         reply: None,
         headers: Some(h::build(Some(status), pairs)),
         payload: Bytes::new(),
+    }
+}
+
+/// A duration as Go prints it (`5s`, `1m30s`, `250ms`), for status texts.
+fn go_duration(ns: i64) -> String {
+    let d = Duration::from_nanos(ns.max(0) as u64);
+    if d.subsec_nanos() == 0 {
+        let s = d.as_secs();
+        let (h, m, sec) = (s / 3600, (s / 60) % 60, s % 60);
+        let mut out = String::new();
+        if h > 0 {
+            out.push_str(&format!("{h}h"));
+        }
+        if h > 0 || m > 0 {
+            out.push_str(&format!("{m}m"));
+        }
+        out.push_str(&format!("{sec}s"));
+        out
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs_f64())
     }
 }
 

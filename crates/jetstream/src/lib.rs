@@ -42,8 +42,10 @@ pub struct InMsg {
 }
 
 /// Handles messages on an internal subscription. Runs on the publisher's task: it must
-/// not block (hand slow work to a blocking thread) and must not panic.
-pub type Handler = Arc<dyn Fn(InMsg) + Send + Sync>;
+/// not block (hand slow work to a blocking thread) and must not panic. Returns false when
+/// it declined the message, which then does not count as delivered (so a requester gets
+/// nats-server's 503 no-responders, as for a DIRECT.GET on a stream without direct get).
+pub type Handler = Arc<dyn Fn(InMsg) -> bool + Send + Sync>;
 
 /// How JetStream reaches the server.
 pub trait Outlet: Send + Sync + 'static {
@@ -133,16 +135,16 @@ impl JetStream {
             }
         }
         let api_js = Arc::downgrade(&js);
-        let api: Handler = Arc::new(move |m: InMsg| {
-            if let Some(js) = api_js.upgrade() {
-                api::dispatch(js, m);
-            }
+        let api: Handler = Arc::new(move |m: InMsg| match api_js.upgrade() {
+            Some(js) => api::dispatch(js, m),
+            None => false,
         });
         let ack_js = Arc::downgrade(&js);
         let ack: Handler = Arc::new(move |m: InMsg| {
             if let Some(js) = ack_js.upgrade() {
                 js.process_ack(m);
             }
+            true
         });
         let ids = vec![
             js.outlet.subscribe("$JS.API.>", api)?,

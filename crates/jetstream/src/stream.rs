@@ -95,8 +95,14 @@ pub fn normalize(cfg: &mut StreamConfig) {
 
 /// Checks a (normalized) stream config on its own.
 pub fn validate(cfg: &StreamConfig) -> Result<(), ApiError> {
+    if cfg.name.len() > 255 {
+        return Err(
+            e::JS_STREAM_INVALID_CONFIG.with("stream name is too long, maximum allowed is 255")
+        );
+    }
     if !valid_name(&cfg.name) {
-        return Err(e::JS_STREAM_NAME_CONTAINS_PATH_SEPARATORS.err_if_path(&cfg.name));
+        return Err(e::JS_STREAM_INVALID_CONFIG
+            .with("stream name is required and can not contain '.', '*', '>', '\\', '/'"));
     }
     if cfg.num_replicas > 1 {
         return Err(e::JS_STREAM_REPLICAS_NOT_SUPPORTED.err());
@@ -137,17 +143,6 @@ pub fn valid_name(name: &str) -> bool {
         && !name
             .chars()
             .any(|c| c.is_whitespace() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
-}
-
-impl e::ErrDef {
-    /// The error for an invalid stream name: nats-server distinguishes path separators.
-    fn err_if_path(self, name: &str) -> ApiError {
-        if name.contains('/') || name.contains('\\') {
-            self.err()
-        } else {
-            e::JS_STREAM_INVALID_CONFIG.with("invalid name")
-        }
-    }
 }
 
 fn store_config(cfg: &StreamConfig) -> StoreConfig {
@@ -260,10 +255,12 @@ impl Stream {
         let cfg = self.config();
         let mut ids = Vec::new();
         let weak = Arc::downgrade(self);
-        let ingest: Handler = Arc::new(move |m: InMsg| {
-            if let Some(s) = weak.upgrade() {
+        let ingest: Handler = Arc::new(move |m: InMsg| match weak.upgrade() {
+            Some(s) => {
                 s.ingest(m);
+                true
             }
+            None => false,
         });
         for subj in &cfg.subjects {
             ids.push(
@@ -274,10 +271,12 @@ impl Stream {
         }
         if cfg.allow_direct {
             let weak = Arc::downgrade(self);
-            let direct: Handler = Arc::new(move |m: InMsg| {
-                if let Some(s) = weak.upgrade() {
+            let direct: Handler = Arc::new(move |m: InMsg| match weak.upgrade() {
+                Some(s) => {
                     crate::api::direct_get(&s, m);
+                    true
                 }
+                None => false,
             });
             for subj in [
                 format!("$JS.API.DIRECT.GET.{}", self.name),
@@ -603,28 +602,34 @@ impl Stream {
         };
         match res {
             Ok((seq, _ts)) => {
-                match ctx.rollup.as_deref() {
-                    Some("sub") => {
-                        let _ = self.store.purge_ex(&ctx.subject, seq, 0);
+                let retention = self.config().retention;
+                let drop_now = retention == Retention::Interest && self.consumer_count() == 0;
+                if ctx.rollup.is_none() && !drop_now {
+                    self.acknowledge(&ctx, seq, waiters);
+                    return;
+                }
+                // This runs on the store's writer thread, which must not call back into the
+                // store: rollups and removals go to a blocking thread, then the ack.
+                let Some(js) = self.js() else { return };
+                let Some(me) = js.stream(&self.name) else {
+                    return;
+                };
+                js.runtime().spawn_blocking(move || {
+                    match ctx.rollup.as_deref() {
+                        Some("sub") => {
+                            let _ = me.store.purge_ex(&ctx.subject, seq, 0);
+                        }
+                        Some("all") => {
+                            let _ = me.store.compact(seq);
+                        }
+                        _ => {}
                     }
-                    Some("all") => {
-                        let _ = self.store.compact(seq);
+                    if drop_now {
+                        // Interest retention with nobody interested keeps nothing.
+                        let _ = me.store.remove_msg(seq);
                     }
-                    _ => {}
-                }
-                if let Some(r) = &ctx.reply {
-                    self.send_ack(r, seq, false);
-                }
-                for w in waiters {
-                    self.send_ack(&w, seq, true);
-                }
-                self.notify_consumers();
-                if self.config().retention != Retention::Limits && self.consumer_count() == 0 {
-                    // With interest or work-queue retention, nobody is interested yet.
-                    if self.config().retention == Retention::Interest {
-                        let _ = self.store.remove_msg(seq);
-                    }
-                }
+                    me.acknowledge(&ctx, seq, waiters);
+                });
             }
             Err(err) => {
                 if let Some(r) = &ctx.reply {
@@ -632,6 +637,17 @@ impl Stream {
                 }
             }
         }
+    }
+
+    /// Sends the PubAck (and those of duplicates waiting on it) and wakes the consumers.
+    fn acknowledge(&self, ctx: &AppendCtx, seq: u64, waiters: Vec<String>) {
+        if let Some(r) = &ctx.reply {
+            self.send_ack(r, seq, false);
+        }
+        for w in waiters {
+            self.send_ack(&w, seq, true);
+        }
+        self.notify_consumers();
     }
 
     fn send_ack(&self, reply: &str, seq: u64, duplicate: bool) {

@@ -151,14 +151,14 @@ pub struct StreamConfig {
     pub subject_transform: Option<SubjectTransform>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub republish: Option<RePublish>,
-    pub allow_rollup_hdrs: bool,
-    pub deny_delete: bool,
-    pub deny_purge: bool,
     pub allow_direct: bool,
     pub mirror_direct: bool,
     #[serde(skip_serializing_if = "is_false")]
     pub discard_new_per_subject: bool,
     pub sealed: bool,
+    pub deny_delete: bool,
+    pub deny_purge: bool,
+    pub allow_rollup_hdrs: bool,
     pub consumer_limits: ConsumerLimits,
     pub allow_msg_ttl: bool,
     #[serde(skip_serializing_if = "is_zero_i64")]
@@ -249,7 +249,9 @@ pub struct StreamInfo {
     pub state: StreamStateJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
-    pub cluster: ClusterInfo,
+    /// Left out of create and update responses, as nats-server does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterInfo>,
     pub ts: String,
 }
 
@@ -271,9 +273,10 @@ pub enum DeliverPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum AckPolicy {
+    /// nats-server's zero value: a request that leaves `ack_policy` out gets `none`.
+    #[default]
     None,
     All,
-    #[default]
     Explicit,
 }
 
@@ -482,6 +485,16 @@ mod tests {
             parse_rfc3339("2023-11-14T22:13:20.12Z"),
             Some(1_700_000_000_120_000_000)
         );
+    }
+
+    #[test]
+    fn minimal_stream_config_encodes_like_nats_server() {
+        let mut c: StreamConfig =
+            serde_json::from_str(r#"{"name":"S","subjects":["s.a"]}"#).unwrap();
+        crate::stream::normalize(&mut c);
+        // Captured from nats-server v2.15.1 (its metadata keys aside).
+        let want = r#"{"name":"S","subjects":["s.a"],"retention":"limits","max_consumers":-1,"max_msgs":-1,"max_bytes":-1,"max_age":0,"max_msgs_per_subject":-1,"max_msg_size":-1,"discard":"old","storage":"file","num_replicas":1,"duplicate_window":120000000000,"compression":"none","allow_direct":false,"mirror_direct":false,"sealed":false,"deny_delete":false,"deny_purge":false,"allow_rollup_hdrs":false,"consumer_limits":{},"allow_msg_ttl":false}"#;
+        assert_eq!(serde_json::to_string(&c).unwrap(), want);
     }
 
     #[test]

@@ -174,13 +174,12 @@ impl Server {
     ) -> bool {
         let s = &sub.0;
         if let Some(handler) = &s.internal {
-            handler(natrium_jetstream::InMsg {
+            return handler(natrium_jetstream::InMsg {
                 subject: msg.shown_subject.to_string(),
                 reply: msg.reply.map(|r| String::from_utf8_lossy(r).into_owned()),
                 headers: msg.headers.cloned(),
                 payload: msg.payload.clone(),
             });
-            return true;
         }
         if !origin.echo && s.client.cid == origin.cid {
             return false;

@@ -105,6 +105,30 @@ impl<L> Index<L> {
 
     /// Discard-new checks, as nats-server orders them. `size` is the new message's
     /// accounted size.
+    /// The sequence an append gets, after the checks both stores share: the discard-new
+    /// limits (when `discard_check`) and a caller-chosen sequence that must not go back
+    /// (`seq` 0 means the next one).
+    pub fn assign_seq(
+        &self,
+        cfg: &StoreConfig,
+        subject: &str,
+        size: u64,
+        discard_check: bool,
+        seq: u64,
+    ) -> Result<u64> {
+        if discard_check {
+            self.check_discard_new(cfg, subject, size)?;
+        }
+        let next = self.next_seq();
+        if seq != 0 && seq < next {
+            return Err(StoreError::SequenceMismatch {
+                expected: next,
+                got: seq,
+            });
+        }
+        Ok(if seq == 0 { next } else { seq })
+    }
+
     pub fn check_discard_new(&self, cfg: &StoreConfig, subject: &str, size: u64) -> Result<()> {
         if cfg.discard != Discard::New {
             return Ok(());
@@ -547,6 +571,33 @@ pub(crate) fn validate_append(
         return Err(StoreError::MaxMsgSize);
     }
     Ok(())
+}
+
+/// How a `purge_ex` request maps onto the simpler operations, as nats-server's stores do.
+pub(crate) enum PurgePlan {
+    /// `seq == 1`: nothing lies below the first sequence.
+    Nothing,
+    /// Every subject, no bound, nothing kept: a plain purge.
+    All,
+    /// Every subject below a bound, nothing kept: a compaction.
+    Compact(u64),
+    /// Anything else: select the messages to remove.
+    Select,
+}
+
+pub(crate) fn purge_plan(subject: &str, seq: u64, keep: u64) -> PurgePlan {
+    if seq == 1 {
+        return PurgePlan::Nothing;
+    }
+    if is_all(subject) {
+        if keep == 0 && seq == 0 {
+            return PurgePlan::All;
+        }
+        if seq > 1 {
+            return PurgePlan::Compact(seq);
+        }
+    }
+    PurgePlan::Select
 }
 
 /// Unix nanos at which a message stored at `ts` with `ttl` expires (0 = never).

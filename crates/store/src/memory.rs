@@ -99,17 +99,9 @@ impl MemoryStore {
         }
         validate_append(&inner.cfg, subject, hlen, payload.len(), ttl)?;
         let size = mem_msg_size(subject.len(), hlen, payload.len());
-        if discard_check {
-            inner.idx.check_discard_new(&inner.cfg, subject, size)?;
-        }
-        let next = inner.idx.next_seq();
-        if seq != 0 && seq < next {
-            return Err(StoreError::SequenceMismatch {
-                expected: next,
-                got: seq,
-            });
-        }
-        let seq = if seq == 0 { next } else { seq };
+        let seq = inner
+            .idx
+            .assign_seq(&inner.cfg, subject, size, discard_check, seq)?;
         let ts = ts.unwrap_or_else(now_nanos);
         // Copy so a message never pins a larger network buffer it was sliced from.
         let body = MemBody {
@@ -279,16 +271,11 @@ impl MessageStore for MemoryStore {
     }
 
     fn purge_ex(&self, subject: &str, seq: u64, keep: u64) -> Result<u64> {
-        if seq == 1 {
-            return Ok(0);
-        }
-        if crate::subject::is_all(subject) {
-            if keep == 0 && seq == 0 {
-                return self.purge();
-            }
-            if seq > 1 {
-                return self.compact(seq);
-            }
+        match crate::index::purge_plan(subject, seq, keep) {
+            crate::index::PurgePlan::Nothing => return Ok(0),
+            crate::index::PurgePlan::All => return self.purge(),
+            crate::index::PurgePlan::Compact(s) => return self.compact(s),
+            crate::index::PurgePlan::Select => {}
         }
         self.write(|i| {
             let sel = i.idx.purge_selection(subject, seq, keep);

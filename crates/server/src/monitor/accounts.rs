@@ -66,7 +66,7 @@ pub fn accountz(server: &Server, q: &Query) -> Result<Accountz, QueryError> {
         update_time: server.start_time,
         expired: false,
         complete: true,
-        jetstream_enabled: server.monitor.jetstream().is_some(),
+        jetstream_enabled: super::jetstream::jetstream_running(server),
         leafnode_connections: 0,
         client_connections: server.num_clients(),
         subscriptions: server.sublist.count(),

@@ -179,8 +179,20 @@ mod tests {
 
     #[test]
     fn json_escapes_like_go() {
-        let v = serde_json::json!({"subject": "$JS.API.>", "rate": 2.0});
+        let v = serde_json::json!(["$JS.API.>", 2.0]);
         let out = String::from_utf8(to_json_compact(&v)).unwrap();
-        assert_eq!(out, r#"{"rate":2.0,"subject":"$JS.API.\u003e"}"#);
+        assert_eq!(out, r#"["$JS.API.\u003e",2.0]"#);
+        #[derive(serde::Serialize)]
+        struct F {
+            #[serde(serialize_with = "ser_float")]
+            whole: f64,
+            #[serde(serialize_with = "ser_float")]
+            part: f64,
+        }
+        let out = to_json_compact(&F {
+            whole: 2.0,
+            part: 0.25,
+        });
+        assert_eq!(out, br#"{"whole":2,"part":0.25}"#);
     }
 }

@@ -258,6 +258,11 @@ pub fn healthz(server: &Server, q: &Query) -> Result<(u16, Vec<u8>), QueryError>
     Ok((code, super::format::to_json_compact(&status)))
 }
 
+/// True once JetStream has started (with or without a monitoring provider).
+pub fn jetstream_running(server: &Server) -> bool {
+    server.monitor.jetstream().is_some() || server.jetstream.get().is_some()
+}
+
 /// The health verdict and its HTTP status code.
 pub fn health(server: &Server, opts: &HealthzOptions) -> (u16, HealthStatus) {
     let fail = |code: u16, status: &'static str, kind: &'static str, text: String| {
@@ -297,17 +302,16 @@ pub fn health(server: &Server, opts: &HealthzOptions) -> (u16, HealthStatus) {
     if opts.js_server_only || !server.options().jetstream {
         return ok;
     }
-    let Some(js) = server.monitor.jetstream() else {
-        return fail(
-            503,
-            "unavailable",
-            "JETSTREAM",
-            "JetStream not enabled".into(),
-        );
-    };
-    if opts.js_enabled_only || opts.js_enabled {
-        return ok;
+    // Configured but not running is nats-server's "JetStream not enabled" (503). Running
+    // without a monitoring provider answers the cheap checks only.
+    let provider = server.monitor.jetstream();
+    if provider.is_none() && !jetstream_running(server) {
+        let text = "JetStream not enabled".to_string();
+        return fail(503, "unavailable", "JETSTREAM", text);
     }
+    let Some(js) = provider.filter(|_| !(opts.js_enabled_only || opts.js_enabled)) else {
+        return ok;
+    };
     let mut errors = js.health(opts);
     if errors.is_empty() {
         return ok;

@@ -281,41 +281,22 @@ fn accounts_family(ex: &mut Exposition, server: &Server) {
                 l.push(("account_name".into(), a.name.clone()));
                 l
             };
-            let p = |n: &str| format!("{CORE}_accstatz_{n}");
-            ex.add(&p("current_connections"), "gauge", labels(), a.conns as f64);
-            ex.add(
-                &p("total_connections"),
-                "gauge",
-                labels(),
-                a.total_conns as f64,
-            );
-            ex.add(
-                &p("subscriptions"),
-                "gauge",
-                labels(),
-                a.num_subscriptions as f64,
-            );
-            ex.add(&p("leaf_nodes"), "gauge", labels(), a.leafnodes as f64);
-            ex.add(&p("sent_messages"), "counter", labels(), a.sent.msgs as f64);
-            ex.add(&p("sent_bytes"), "counter", labels(), a.sent.bytes as f64);
-            ex.add(
-                &p("received_messages"),
-                "counter",
-                labels(),
-                a.received.msgs as f64,
-            );
-            ex.add(
-                &p("received_bytes"),
-                "counter",
-                labels(),
-                a.received.bytes as f64,
-            );
-            ex.add(
-                &p("slow_consumers"),
-                "counter",
-                labels(),
-                a.slow_consumers as f64,
-            );
+            // All gauges, as the exporter's accstatz collector declares them.
+            let values = [
+                ("current_connections", a.conns as u64),
+                ("total_connections", a.total_conns as u64),
+                ("subscriptions", a.num_subscriptions as u64),
+                ("leaf_nodes", a.leafnodes as u64),
+                ("sent_messages", a.sent.msgs),
+                ("sent_bytes", a.sent.bytes),
+                ("received_messages", a.received.msgs),
+                ("received_bytes", a.received.bytes),
+                ("slow_consumers", a.slow_consumers),
+            ];
+            for (name, v) in values {
+                let name = format!("{CORE}_accstatz_{name}");
+                ex.add(&name, "gauge", labels(), v as f64);
+            }
         }
     }
     let mut q = Query::default();

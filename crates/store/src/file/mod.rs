@@ -385,17 +385,9 @@ impl FileStore {
         let hlen = headers.map(|h| h.len());
         validate_append(&g.cfg, subject, hlen.unwrap_or(0), payload.len(), ttl)?;
         let size = file_msg_size(subject.len(), hlen, payload.len());
-        if discard_check {
-            g.idx.check_discard_new(&g.cfg, subject, size)?;
-        }
-        let next = g.idx.next_seq();
-        if seq != 0 && seq < next {
-            return Err(StoreError::SequenceMismatch {
-                expected: next,
-                got: seq,
-            });
-        }
-        let seq = if seq == 0 { next } else { seq };
+        let seq = g
+            .idx
+            .assign_seq(&g.cfg, subject, size, discard_check, seq)?;
         let ts = ts.unwrap_or_else(now_nanos);
         let expires = expires.unwrap_or_else(|| expiry_of(ts, ttl));
         let subject_bytes = subject.as_bytes();

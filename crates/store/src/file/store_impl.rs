@@ -144,16 +144,11 @@ impl MessageStore for FileStore {
     }
 
     fn purge_ex(&self, subject: &str, seq: u64, keep: u64) -> Result<u64> {
-        if seq == 1 {
-            return Ok(0);
-        }
-        if crate::subject::is_all(subject) {
-            if keep == 0 && seq == 0 {
-                return self.purge();
-            }
-            if seq > 1 {
-                return self.compact(seq);
-            }
+        match crate::index::purge_plan(subject, seq, keep) {
+            crate::index::PurgePlan::Nothing => return Ok(0),
+            crate::index::PurgePlan::All => return self.purge(),
+            crate::index::PurgePlan::Compact(s) => return self.compact(s),
+            crate::index::PurgePlan::Select => {}
         }
         self.mutate(|g| {
             let sel = g.idx.purge_selection(subject, seq, keep);
