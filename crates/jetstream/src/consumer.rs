@@ -78,13 +78,7 @@ struct Runtime {
 }
 
 /// An outgoing message produced by a pump.
-struct Out {
-    route: String,
-    subject: String,
-    reply: Option<String>,
-    headers: Option<Bytes>,
-    payload: Bytes,
-}
+type Out = crate::OutMsg;
 
 pub struct Consumer {
     pub name: String,

@@ -47,8 +47,31 @@ pub struct InMsg {
 /// nats-server's 503 no-responders, as for a DIRECT.GET on a stream without direct get).
 pub type Handler = Arc<dyn Fn(InMsg) -> bool + Send + Sync>;
 
+/// One message JetStream sends (see [`Outlet::deliver_all`]).
+#[derive(Debug, Clone)]
+pub struct OutMsg {
+    pub route: String,
+    pub subject: String,
+    pub reply: Option<String>,
+    pub headers: Option<Bytes>,
+    pub payload: Bytes,
+}
+
 /// How JetStream reaches the server.
 pub trait Outlet: Send + Sync + 'static {
+    /// Delivers a batch; the server wakes each receiving connection once for the batch.
+    fn deliver_all(&self, msgs: Vec<OutMsg>) {
+        for m in msgs {
+            self.deliver(
+                &m.route,
+                &m.subject,
+                m.reply.as_deref(),
+                m.headers,
+                m.payload,
+            );
+        }
+    }
+
     /// Routes a message to subscribers of `route_subject`; subscribers see `msg_subject`
     /// (a consumer delivers the stream message's own subject on its delivery subject).
     fn deliver(

@@ -60,6 +60,9 @@ pub struct Stream {
     consumers: RwLock<BTreeMap<String, Arc<Consumer>>>,
     subs: Mutex<Vec<u64>>,
     expiry_wake: Arc<tokio::sync::Notify>,
+    /// True while the expiry task sleeps until a known deadline; an append only has to
+    /// wake it when it is not armed (or the message carries its own TTL).
+    expiry_armed: Arc<AtomicBool>,
     stopped: AtomicBool,
 }
 
@@ -236,6 +239,7 @@ impl Stream {
             consumers: RwLock::new(BTreeMap::new()),
             subs: Mutex::new(Vec::new()),
             expiry_wake: Arc::new(tokio::sync::Notify::new()),
+            expiry_armed: Arc::new(AtomicBool::new(false)),
             stopped: AtomicBool::new(false),
         });
         stream.subscribe(js)?;
@@ -300,12 +304,14 @@ impl Stream {
     fn start_expiry(self: &Arc<Self>, js: &Arc<JetStream>) {
         let weak = Arc::downgrade(self);
         let wake = self.expiry_wake.clone();
+        let armed = self.expiry_armed.clone();
         js.runtime().spawn(async move {
             loop {
                 let next = match weak.upgrade() {
                     Some(s) if !s.stopped.load(Ordering::Relaxed) => s.store.next_expiry(),
                     _ => return,
                 };
+                armed.store(next.is_some(), Ordering::Relaxed);
                 let sleep = next
                     .map(|t| {
                         t.duration_since(std::time::SystemTime::now())
@@ -534,6 +540,8 @@ impl Stream {
             .entry(m.subject.clone())
             .or_insert((0, 0));
         *inflight = (seq, inflight.1 + 1);
+        let wake_expiry =
+            ttl.is_some() || (cfg.max_age > 0 && !self.expiry_armed.load(Ordering::Relaxed));
         let ctx = Arc::new(Mutex::new(Some(AppendCtx {
             subject: m.subject.clone(),
             reply: if cfg.no_ack { None } else { m.reply.clone() },
@@ -555,6 +563,10 @@ impl Stream {
         });
         self.store
             .store_msg_async(&m.subject, m.headers, m.payload, ttl, done);
+        if wake_expiry {
+            // The message is in the store's index now: the expiry task sees its deadline.
+            self.expiry_wake.notify_one();
+        }
         // A completion during the call (memory store, or a rejection) is parked; anything
         // later goes straight to `complete` on the store's thread.
         let parked = std::mem::replace(&mut *state.lock(), CallState::Returned);

@@ -292,3 +292,32 @@ async fn api_errors_use_nats_server_codes() {
     assert_eq!(v["type"], "io.nats.jetstream.api.v1.account_info_response");
     assert_eq!(v["streams"], 0);
 }
+
+#[tokio::test]
+async fn max_age_expires_messages() {
+    let dir = temp_dir("js-age");
+    let (_s, js) = js_server(&dir).await;
+    let mut st = js
+        .create_stream(stream::Config {
+            name: "AGE".into(),
+            subjects: vec!["age.>".into()],
+            max_age: Duration::from_millis(200),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    js.publish("age.a", "x".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(st.info().await.unwrap().state.messages, 1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while st.info().await.unwrap().state.messages > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "message did not expire"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
