@@ -323,6 +323,19 @@ fn stream_update(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
             .with("stream configuration update can not unseal a sealed stream"));
     }
     check_overlap(js, &cfg)?;
+    let lim = &cfg.consumer_limits;
+    for c in s.consumers() {
+        let over_pending =
+            lim.max_ack_pending > 0 && c.config.max_ack_pending > lim.max_ack_pending;
+        let over_inactive =
+            lim.inactive_threshold > 0 && c.config.inactive_threshold > lim.inactive_threshold;
+        if over_pending || over_inactive {
+            return Err(e::JS_STREAM_UPDATE.with(format!(
+                "consumer {:?} exceeds the new consumer limits",
+                c.name
+            )));
+        }
+    }
     s.update(js, cfg)?;
     Ok(stream_created(js, &s, "stream_update_response"))
 }
@@ -650,6 +663,17 @@ fn consumer_create(
     }
     if !cfg.durable_name.is_empty() && !cfg.name.is_empty() && cfg.durable_name != cfg.name {
         return Err(e::JS_CONSUMER_CREATE_DURABLE_AND_NAME_MISMATCH.err());
+    }
+    // The stream's consumer limits are the defaults, and the ceiling.
+    let slim = s.config().consumer_limits.clone();
+    if cfg.max_ack_pending == 0 && cfg.ack_policy != AckPolicy::None && slim.max_ack_pending > 0 {
+        cfg.max_ack_pending = slim.max_ack_pending;
+    }
+    if cfg.inactive_threshold == 0 && cfg.durable_name.is_empty() && slim.inactive_threshold > 0 {
+        cfg.inactive_threshold = slim.inactive_threshold;
+    }
+    if slim.max_ack_pending > 0 && cfg.max_ack_pending > slim.max_ack_pending {
+        return Err(e::JS_CONSUMER_MAX_PENDING_ACK_EXCESS.with(slim.max_ack_pending));
     }
     consumer::normalize(&mut cfg);
     let limit = js.cfg.max_request_batch;

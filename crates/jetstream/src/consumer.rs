@@ -242,6 +242,10 @@ impl Consumer {
                 let wait = next.unwrap_or_else(|| Instant::now() + idle);
                 let notified = wake.notified();
                 drop(c);
+                if wait <= Instant::now() {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
                 tokio::select! {
                     _ = notified => {}
                     _ = tokio::time::sleep_until(wait) => {}
@@ -422,10 +426,12 @@ impl Consumer {
         rt.redeliver.extend(due);
         let mut pending_count: Option<u64> = None;
         let paused = self.pause_remaining_ns();
-        for _ in 0..if paused > 0 { 0 } else { PUMP_BATCH_MAX } {
+        let mut delivered = 0;
+        while paused == 0 && delivered < PUMP_BATCH_MAX {
             if !self.deliver_one(&stream, &mut rt, now, &mut outs, &mut pending_count) {
                 break;
             }
+            delivered += 1;
         }
         self.finish_no_wait(&stream, &mut rt, &mut outs);
         self.heartbeats(&mut rt, now, &mut outs);
@@ -433,6 +439,10 @@ impl Consumer {
             self.flush_locked(&mut rt, now);
         }
         let mut next = self.next_deadline(&rt);
+        if delivered == PUMP_BATCH_MAX {
+            // A full batch: there may be more; run again right away (after yielding).
+            next = Some(now);
+        }
         if rt.dirty {
             let at = rt.last_flush + STATE_FLUSH_INTERVAL;
             next = Some(next.map_or(at, |n| n.min(at)));
@@ -570,7 +580,15 @@ impl Consumer {
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
         if self.config.ack_policy != AckPolicy::None {
-            if let Some(t) = rt.pending.values().map(|p| p.deadline).min() {
+            // Messages already due wait in `redeliver` for a target; a new pull request or
+            // subscriber wakes the task, so their past deadlines must not spin it.
+            let next_ack = rt
+                .pending
+                .iter()
+                .filter(|(s, _)| !rt.redeliver.contains(s))
+                .map(|(_, p)| p.deadline)
+                .min();
+            if let Some(t) = next_ack {
                 consider(t);
             }
         }

@@ -321,3 +321,40 @@ async fn max_age_expires_messages() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn stream_consumer_limits_are_defaults_and_ceilings() {
+    let dir = temp_dir("js-limits");
+    let (_s, js) = js_server(&dir).await;
+    let st = js
+        .create_stream(stream::Config {
+            name: "LIM".into(),
+            subjects: vec!["lim.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    st.create_consumer(consumer::pull::Config {
+        durable_name: Some("big".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut cfg = st.cached_info().config.clone();
+    cfg.consumer_limits = Some(stream::ConsumerLimits {
+        inactive_threshold: Duration::from_secs(2),
+        max_ack_pending: 10,
+    });
+    // The existing consumer allows 1,000 pending acks: the update is refused.
+    assert!(js.update_stream(cfg.clone()).await.is_err());
+    st.delete_consumer("big").await.unwrap();
+    js.update_stream(cfg).await.unwrap();
+    let c = st
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("small".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(c.cached_info().config.max_ack_pending, 10);
+}
