@@ -151,6 +151,12 @@ impl Conn {
                     self.client.close(CloseReason::AuthenticationTimeout);
                     break;
                 }
+                _ = client.reauth_requested() => {
+                    if let Err(reason) = self.reauthenticate().await {
+                        self.client.close(reason);
+                        break;
+                    }
+                }
                 _ = shutdown.changed() => {
                     self.client.close(CloseReason::ServerShutdown);
                     break;
@@ -276,24 +282,10 @@ impl Conn {
             return Err(CloseReason::ProtocolViolation);
         }
         if !self.connected {
-            let auth = self.server.auth();
-            let result = if auth.needs_slow_check(&ci) {
-                let ci2 = ci.clone();
-                tokio::task::spawn_blocking(move || auth.authenticate(&ci2))
-                    .await
-                    .ok()
-                    .flatten()
-            } else {
-                auth.authenticate(&ci)
-            };
-            let Some(Authenticated { user, permissions }) = result else {
+            let Some(auth) = authenticate(&self.server, &ci).await else {
                 return Err(self.auth_violation(ci.user.as_deref()));
             };
-            self.user = user;
-            self.perms = permissions.filter(|p| !p.is_unrestricted() || p.response.is_some());
-            if let Some(limit) = self.perms.as_ref().and_then(|p| p.response) {
-                self.client.set_reply_tracker(ReplyTracker::new(limit));
-            }
+            self.apply_auth(auth);
             self.connected = true;
         }
         self.client.headers.store(ci.headers, Ordering::Relaxed);
@@ -308,6 +300,31 @@ impl Conn {
         self.opts = ci;
         self.ok();
         Ok(())
+    }
+
+    fn apply_auth(&mut self, auth: Authenticated) {
+        let Authenticated { user, permissions } = auth;
+        self.user = user;
+        self.perms = permissions.filter(|p| !p.is_unrestricted() || p.response.is_some());
+        self.pub_cache.clear();
+        if let Some(limit) = self.perms.as_ref().and_then(|p| p.response) {
+            self.client.set_reply_tracker(ReplyTracker::new(limit));
+        }
+    }
+
+    /// After a config reload: checks this connection's credentials against the new
+    /// configuration, as nats-server does; a client that no longer passes is closed.
+    async fn reauthenticate(&mut self) -> OpResult {
+        if !self.connected {
+            return Ok(());
+        }
+        match authenticate(&self.server, &self.opts).await {
+            Some(auth) => {
+                self.apply_auth(auth);
+                Ok(())
+            }
+            None => Err(self.auth_violation(self.opts.user.clone().as_deref())),
+        }
     }
 
     fn process_ping(&mut self) -> OpResult {
@@ -539,6 +556,21 @@ impl Conn {
             self.prefix(),
             reason.as_str()
         );
+    }
+}
+
+/// Checks CONNECT credentials against the server's current auth configuration, running
+/// bcrypt comparisons on a blocking thread.
+async fn authenticate(server: &Server, ci: &ConnectInfo) -> Option<Authenticated> {
+    let auth = server.auth();
+    if auth.needs_slow_check(ci) {
+        let ci = ci.clone();
+        tokio::task::spawn_blocking(move || auth.authenticate(&ci))
+            .await
+            .ok()
+            .flatten()
+    } else {
+        auth.authenticate(ci)
     }
 }
 

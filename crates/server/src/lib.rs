@@ -15,6 +15,7 @@ pub mod jetstream;
 pub mod listen;
 pub mod monitor;
 pub mod outbound;
+pub mod reload;
 pub mod replies;
 pub mod router;
 pub mod run;

@@ -123,6 +123,7 @@ pub struct Client {
     out: Mutex<Outbound>,
     writer_wake: Notify,
     close_wake: Notify,
+    reauth_wake: Notify,
     closing: AtomicBool,
     /// Set from CONNECT: the client understands HMSG.
     pub headers: AtomicBool,
@@ -148,6 +149,7 @@ impl Client {
             }),
             writer_wake: Notify::new(),
             close_wake: Notify::new(),
+            reauth_wake: Notify::new(),
             closing: AtomicBool::new(false),
             headers: AtomicBool::new(false),
             counters: Counters::default(),
@@ -272,6 +274,16 @@ impl Client {
         self.closing.store(true, Ordering::Release);
         self.writer_wake.notify_one();
         self.close_wake.notify_one();
+    }
+
+    /// Asks the connection to check its credentials again (config reload).
+    pub fn request_reauth(&self) {
+        self.reauth_wake.notify_one();
+    }
+
+    /// Resolves when [`Client::request_reauth`] was called.
+    pub async fn reauth_requested(&self) {
+        self.reauth_wake.notified().await
     }
 
     pub fn close_reason(&self) -> Option<CloseReason> {

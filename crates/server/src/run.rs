@@ -325,7 +325,9 @@ pub fn reload(server: &Arc<Server>) {
         error!("Failed to reload server configuration: {e}");
         return;
     }
-    server.reload(new_opts);
+    if let Err(e) = server.reload(new_opts) {
+        error!("Failed to reload server configuration: {e}");
+    }
 }
 
 /// The options a reload produces: the file re-read, with the command-line flags that were

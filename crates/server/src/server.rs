@@ -286,12 +286,26 @@ impl Server {
     /// Applies a re-read configuration: the settings nats-server reloads (auth, limits,
     /// logging) take effect for new connections at once, and connections whose credentials
     /// no longer pass are closed.
-    pub fn reload(&self, new_opts: Options) {
+    pub fn reload(&self, new_opts: Options) -> Result<(), String> {
+        let old = self.options();
+        let changes = crate::reload::diff(&old, &new_opts)?;
         let auth = Arc::new(AuthConfig::from_options(&new_opts));
         *self.auth.write() = auth;
         *self.opts.write() = Arc::new(new_opts);
         self.monitor.config_reloaded();
+        for c in &changes {
+            info!("Reloaded: {c}");
+        }
         info!("Reloaded server configuration");
+        if changes
+            .iter()
+            .any(|c| c.starts_with("authorization") || c.starts_with("no_auth_user"))
+        {
+            for c in self.all_clients() {
+                c.request_reauth();
+            }
+        }
+        Ok(())
     }
 
     /// Writes the ports file for `--ports_file_dir`.

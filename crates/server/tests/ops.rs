@@ -177,14 +177,45 @@ async fn max_connections_and_subscriptions() {
 }
 
 #[tokio::test]
+async fn reload_refuses_options_it_cannot_change() {
+    let s = TestServer::with_config("server_name: one\n", &[]);
+    std::fs::write(s.path("server.conf"), "server_name: two\n").unwrap();
+    s.signal("HUP");
+    let line = s
+        .wait_for_log(
+            "Failed to reload server configuration",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+    assert!(
+        line.contains("config reload not supported for ServerName: old=one, new=two"),
+        "{line}"
+    );
+    let (_c, info) = Raw::connect(&s.addr()).await;
+    assert!(info.contains("\"server_name\":\"one\""));
+}
+
+#[tokio::test]
 async fn reload_applies_new_users() {
     let s = TestServer::with_config("authorization { user: a, password: one }\n", &[]);
+    let (mut old, _) = Raw::connect(&s.addr()).await;
+    old.send("CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"one\"}\r\nPING\r\n")
+        .await;
+    old.expect("PONG").await;
     std::fs::write(
         s.path("server.conf"),
         "authorization { user: a, password: two }\n",
     )
     .unwrap();
     s.signal("HUP");
+    // A client whose password no longer passes is disconnected, as nats-server does.
+    old.expect("-ERR 'Authorization Violation'").await;
+    assert!(old.closed().await);
+    assert!(
+        s.find_log("Reloaded: authorization password").is_some(),
+        "{}",
+        s.log_text()
+    );
     assert!(
         s.wait_for_log("Reloaded server configuration", Duration::from_secs(5))
             .is_some(),
