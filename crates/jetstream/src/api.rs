@@ -214,6 +214,19 @@ fn stream_config_from(name: &str, p: &[u8]) -> Result<StreamConfig, ApiError> {
     Ok(cfg)
 }
 
+/// A stream may not promise more bytes than the server's `max_memory_store` /
+/// `max_file_store` (when set).
+fn check_resources(js: &JetStream, cfg: &StreamConfig) -> Result<(), ApiError> {
+    let (limit, err) = match cfg.storage {
+        Storage::Memory => (js.cfg.max_memory, e::JS_MEMORY_RESOURCES_EXCEEDED),
+        Storage::File => (js.cfg.max_store, e::JS_STORAGE_RESOURCES_EXCEEDED),
+    };
+    if limit > 0 && cfg.max_bytes > limit {
+        return Err(err.err());
+    }
+    Ok(())
+}
+
 fn check_overlap(js: &JetStream, cfg: &StreamConfig) -> Result<(), ApiError> {
     for other in js.streams() {
         if other.name == cfg.name {
@@ -300,6 +313,7 @@ fn stream_create(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
         }
         return Err(e::JS_STREAM_NAME_EXIST.err());
     }
+    check_resources(js, &cfg)?;
     check_overlap(js, &cfg)?;
     let s = Stream::open(js, cfg, store::now_nanos(), true)?;
     js.insert_stream(s.clone());
@@ -322,6 +336,7 @@ fn stream_update(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
         return Err(e::JS_STREAM_INVALID_CONFIG
             .with("stream configuration update can not unseal a sealed stream"));
     }
+    check_resources(js, &cfg)?;
     check_overlap(js, &cfg)?;
     let lim = &cfg.consumer_limits;
     for c in s.consumers() {

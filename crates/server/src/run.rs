@@ -107,6 +107,9 @@ pub fn validate(opts: &Options) -> Result<(), String> {
                 .into(),
         );
     }
+    if opts.syslog || opts.remote_syslog.is_some() {
+        return Err("syslog logging is not supported by natrium-server yet; use -l FILE".into());
+    }
     if opts.max_payload as i64 > opts.max_pending {
         return Err(format!(
             "max_payload ({}) cannot be higher than max_pending ({})",

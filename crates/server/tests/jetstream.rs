@@ -358,3 +358,35 @@ async fn stream_consumer_limits_are_defaults_and_ceilings() {
         .unwrap();
     assert_eq!(c.cached_info().config.max_ack_pending, 10);
 }
+
+#[tokio::test]
+async fn streams_cannot_promise_more_than_the_server_store_limit() {
+    let dir = temp_dir("js-res");
+    let conf = format!(
+        "jetstream {{ store_dir: \"{}\", max_file_store: 1MB, max_memory_store: 1MB }}\n",
+        dir.display()
+    );
+    let s = TestServer::with_config(&conf, &[]);
+    let js = jetstream::new(async_nats::connect(s.url()).await.unwrap());
+    let err = js
+        .create_stream(stream::Config {
+            name: "BIG".into(),
+            max_bytes: 10 * 1024 * 1024,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("insufficient storage resources"),
+        "{err}"
+    );
+    js.create_stream(stream::Config {
+        name: "SMALL".into(),
+        max_bytes: 512 * 1024,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    drop(s);
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -34,6 +34,9 @@ fn config_check_and_parse_errors() {
     let (code, _, err) = run_bin(&["-c", "bad.conf", "-t"], &dir);
     assert_ne!(code, 0);
     assert!(!err.is_empty());
+    let (code, _, err) = run_bin(&["-s", "-p", "-1"], &dir);
+    assert_ne!(code, 0, "syslog is refused, not ignored");
+    assert!(err.contains("syslog"), "{err}");
     std::fs::write(dir.join("cluster.conf"), "cluster { port: 6222 }\n").unwrap();
     let (code, _, err) = run_bin(&["-c", "cluster.conf", "-p", "-1"], &dir);
     assert_ne!(code, 0, "unsupported blocks are refused, not ignored");
