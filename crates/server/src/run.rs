@@ -156,6 +156,13 @@ fn run(opts: Options) -> ExitCode {
 }
 
 async fn serve(opts: Options) -> ExitCode {
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}: can not install signal handlers: {e}", program_name());
+            return ExitCode::from(1);
+        }
+    };
     let server = Server::new(opts.clone());
     info!("Starting nats-server (natrium-server {NATRIUM_VERSION})");
     info!("  Version:  {NATS_VERSION}");
@@ -230,7 +237,7 @@ async fn serve(opts: Options) -> ExitCode {
     };
     let accept = tokio::spawn(server.clone().accept_loop(listener));
     info!("Server is ready");
-    handle_signals(&server).await;
+    handle_signals(&server, signals).await;
     info!("Initiating Shutdown...");
     if let Some(js) = server.jetstream.get() {
         info!("Initiating JetStream Shutdown...");
@@ -270,17 +277,36 @@ async fn wait_for_clients(server: &Arc<Server>) {
 }
 
 /// Waits for a stop signal (or the end of lame-duck mode), handling the others meanwhile.
-async fn handle_signals(server: &Arc<Server>) {
-    let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-        signal(SignalKind::user_defined1()),
-        signal(SignalKind::user_defined2()),
-    ) else {
-        error!("Could not install signal handlers");
-        return;
-    };
+/// The signals the server handles, installed before it announces it is ready so a signal
+/// sent right after `Server is ready` is never met by the default action.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+    usr2: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            usr2: signal(SignalKind::user_defined2())?,
+        })
+    }
+}
+
+async fn handle_signals(server: &Arc<Server>, signals: Signals) {
+    let Signals {
+        mut int,
+        mut term,
+        mut hup,
+        mut usr1,
+        mut usr2,
+    } = signals;
     let mut shutdown = server.shutdown_signal();
     loop {
         tokio::select! {
@@ -350,19 +376,49 @@ fn send_signal(command: &str, target: Option<&str>) -> Result<(), String> {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
     let sig = match command {
-        "stop" | "term" => Signal::SIGTERM,
+        // As nats-server: `stop` kills, `term` terminates gracefully, `quit` interrupts.
+        "stop" => Signal::SIGKILL,
+        "term" => Signal::SIGTERM,
         "quit" => Signal::SIGINT,
         "reopen" => Signal::SIGUSR1,
         "reload" => Signal::SIGHUP,
         "ldm" => Signal::SIGUSR2,
-        "kill" => Signal::SIGKILL,
         other => return Err(format!("unknown signal \"{other}\"")),
     };
     let pid = match target {
         Some(t) => resolve_pid(t)?,
-        None => return Err("no pid given: use --signal CMD=PID or CMD=PIDFILE".into()),
+        None => find_running_server()?,
     };
     kill(Pid::from_raw(pid), sig).map_err(|e| format!("failed to signal process {pid}: {e}"))
+}
+
+/// `--signal CMD` without a pid: the one other running process with this executable's
+/// name (nats-server does the same with pgrep).
+fn find_running_server() -> Result<i32, String> {
+    let name = program_name();
+    let me = std::process::id() as i32;
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .map_err(|e| format!("can not list processes: {e}"))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|comm| name.starts_with(comm.trim()) && !comm.trim().is_empty())
+                .unwrap_or(false)
+        })
+        .collect();
+    pids.sort_unstable();
+    match pids.as_slice() {
+        [] => Err(format!("no {name} processes running")),
+        [pid] => Ok(*pid),
+        many => {
+            let list: Vec<String> = many.iter().map(|p| p.to_string()).collect();
+            Err(format!(
+                "multiple {name} processes running:\n{}",
+                list.join("\n")
+            ))
+        }
+    }
 }
 
 fn resolve_pid(target: &str) -> Result<i32, String> {

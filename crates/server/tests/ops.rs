@@ -234,3 +234,48 @@ async fn reload_applies_new_users() {
         .await;
     c.expect("PONG").await;
 }
+
+#[test]
+fn signal_without_pid_finds_the_running_server() {
+    // A copy under a unique name, so servers of other tests running now do not count.
+    let dir = temp_dir("sig");
+    let name = format!("nsig{}", std::process::id() % 100_000);
+    let bin = dir.join(&name);
+    std::fs::copy(common::BIN, &bin).unwrap();
+    let (code, _, err) = run_cmd(&bin, &["--signal", "term"], &dir);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("no {name} processes running")),
+        "{err}"
+    );
+    let log = dir.join("server.log");
+    let mut child = std::process::Command::new(&bin)
+        .args(["-p", "-1", "-a", "127.0.0.1", "-l", log.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Signal only once the server handles signals (it says so with "Server is ready").
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Server is ready")) {
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (code, _, err) = run_cmd(&bin, &["--signal", "term"], &dir);
+    assert_eq!(code, 0, "{err}");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM is a clean stop");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+fn run_cmd(bin: &std::path::Path, args: &[&str], cwd: &std::path::Path) -> (i32, String, String) {
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
