@@ -24,6 +24,16 @@ pub type AppendDone = Box<dyn FnOnce(Result<(u64, i64)>) + Send + 'static>;
 /// not reported (the caller already knows).
 pub type RemovalCallback = Box<dyn Fn(u64, &str, RemovalReason) + Send + Sync + 'static>;
 
+/// Runs an asynchronous append and blocks until its completion arrives (the blocking
+/// forms of the append calls). A store that drops the completion unanswered reads as closed.
+pub(crate) fn wait_for_append(start: impl FnOnce(AppendDone)) -> Result<(u64, i64)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    start(Box::new(move |r| {
+        let _ = tx.send(r);
+    }));
+    rx.recv().unwrap_or(Err(crate::StoreError::Closed))
+}
+
 /// A stream's message store.
 ///
 /// Sequences are assigned in call order. Filters are NATS subjects that may contain `*`
@@ -44,17 +54,7 @@ pub trait MessageStore: Send + Sync {
         payload: Bytes,
         ttl: Option<Duration>,
     ) -> Result<(u64, i64)> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.store_msg_async(
-            subject,
-            headers,
-            payload,
-            ttl,
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        );
-        rx.recv().unwrap_or(Err(crate::StoreError::Closed))
+        wait_for_append(|done| self.store_msg_async(subject, headers, payload, ttl, done))
     }
 
     /// Enqueues an append and calls `done` once it is durable (group commit in the file

@@ -25,12 +25,9 @@ impl MessageStore for FileStore {
         ts: i64,
         ttl: Option<Duration>,
     ) -> Result<(u64, i64)> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let done: AppendDone = Box::new(move |r| {
-            let _ = tx.send(r);
-        });
-        self.append(subject, headers, payload, seq, Some(ts), ttl, false, done);
-        rx.recv().unwrap_or(Err(StoreError::Closed))
+        crate::traits::wait_for_append(|done| {
+            self.append(subject, headers, payload, seq, Some(ts), ttl, false, done)
+        })
     }
 
     fn load_msg(&self, seq: u64) -> Result<StoredMsg> {
