@@ -16,6 +16,7 @@ pub use conf::{parse_file, parse_str, ConfError, Pos, Spanned, Value};
 pub use flags::{parse_args, Command, FlagError};
 
 pub use options::{
-    ConfigError, Diagnostic, NkeyUser, Options, Permissions, ResponsePermission, SubjectPermission,
-    SyncPolicy, User,
+    AccountConfig, AccountJetStream, ConfigError, Diagnostic, Export, ExportKind, Import,
+    ImportKind, NkeyUser, Options, Permissions, ResponsePermission, ResponseType,
+    SubjectPermission, SyncPolicy, User,
 };

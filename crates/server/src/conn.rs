@@ -42,7 +42,10 @@ pub async fn run(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let client = Arc::new(Client::new(cid, addr, opts.max_pending.max(0) as usize));
     let (rd, wr) = stream.into_split();
     let writer = tokio::spawn(write_loop(client.clone(), wr, opts.write_deadline));
-    client.send_raw(&server.info_for(cid, addr.ip().to_string()).to_line());
+    let mut info = server.info_for(cid, addr.ip().to_string());
+    let nonce = server.auth().nonce_required().then(crate::auth::new_nonce);
+    info.nonce = nonce.clone();
+    client.send_raw(&info.to_line());
     if !server.register(&client, addr) {
         error!("{addr} - cid:{cid} - maximum connections exceeded");
         client.send_err("maximum connections exceeded");
@@ -51,7 +54,7 @@ pub async fn run(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
         return;
     }
     debug!("{addr} - cid:{cid} - Client connection created");
-    let mut conn = Conn::new(server.clone(), client.clone(), addr);
+    let mut conn = Conn::new(server.clone(), client.clone(), addr, nonce);
     conn.read_loop(rd).await;
     conn.cleanup();
     let _ = writer.await;
@@ -71,13 +74,20 @@ struct Conn {
     subs: HashMap<Bytes, SubRef>,
     pings_out: u32,
     touched: Touched,
+    /// The nonce this connection's INFO carried, for nkey signatures.
+    nonce: Option<String>,
 }
 
 /// What handling one operation decided about the connection.
 type OpResult = Result<(), CloseReason>;
 
 impl Conn {
-    fn new(server: Arc<Server>, client: Arc<Client>, addr: SocketAddr) -> Conn {
+    fn new(
+        server: Arc<Server>,
+        client: Arc<Client>,
+        addr: SocketAddr,
+        nonce: Option<String>,
+    ) -> Conn {
         let opts = server.options();
         Conn {
             parser: Parser::new(
@@ -96,6 +106,7 @@ impl Conn {
             subs: HashMap::new(),
             pings_out: 0,
             touched: Touched::default(),
+            nonce,
         }
     }
 
@@ -282,7 +293,7 @@ impl Conn {
             return Err(CloseReason::ProtocolViolation);
         }
         if !self.connected {
-            let Some(auth) = authenticate(&self.server, &ci).await else {
+            let Some(auth) = authenticate(&self.server, &ci, self.nonce.as_deref()).await else {
                 return Err(self.auth_violation(ci.user.as_deref()));
             };
             self.apply_auth(auth);
@@ -303,7 +314,9 @@ impl Conn {
     }
 
     fn apply_auth(&mut self, auth: Authenticated) {
-        let Authenticated { user, permissions } = auth;
+        let Authenticated {
+            user, permissions, ..
+        } = auth;
         self.user = user;
         self.perms = permissions.filter(|p| !p.is_unrestricted() || p.response.is_some());
         self.pub_cache.clear();
@@ -318,7 +331,7 @@ impl Conn {
         if !self.connected {
             return Ok(());
         }
-        match authenticate(&self.server, &self.opts).await {
+        match authenticate(&self.server, &self.opts, self.nonce.as_deref()).await {
             Some(auth) => {
                 self.apply_auth(auth);
                 Ok(())
@@ -561,16 +574,21 @@ impl Conn {
 
 /// Checks CONNECT credentials against the server's current auth configuration, running
 /// bcrypt comparisons on a blocking thread.
-async fn authenticate(server: &Server, ci: &ConnectInfo) -> Option<Authenticated> {
+async fn authenticate(
+    server: &Server,
+    ci: &ConnectInfo,
+    nonce: Option<&str>,
+) -> Option<Authenticated> {
     let auth = server.auth();
     if auth.needs_slow_check(ci) {
         let ci = ci.clone();
-        tokio::task::spawn_blocking(move || auth.authenticate(&ci))
+        let nonce = nonce.map(str::to_owned);
+        tokio::task::spawn_blocking(move || auth.authenticate(&ci, nonce.as_deref()))
             .await
             .ok()
             .flatten()
     } else {
-        auth.authenticate(ci)
+        auth.authenticate(ci, nonce)
     }
 }
 

@@ -101,6 +101,9 @@ pub fn validate(opts: &Options) -> Result<(), String> {
             "{pos}: \"{key}\" is not supported by natrium-server yet (see README, \"Not yet supported\")"
         ));
     }
+    if !opts.accounts.is_empty() {
+        return Err("\"accounts\" is not supported by natrium-server yet".into());
+    }
     if opts.https_port != 0 {
         return Err(
             "\"https_port\" is not supported by natrium-server yet (HTTPS monitoring needs TLS; use http_port)"

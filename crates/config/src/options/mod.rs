@@ -11,6 +11,7 @@
 //! the file and the flags have both been applied. This module does no I/O beyond reading the
 //! configuration file through [`crate::conf`].
 
+mod accounts;
 mod auth;
 pub(crate) mod convert;
 mod jetstream;
@@ -22,6 +23,10 @@ use std::time::Duration;
 
 use crate::conf::{self, ConfError, Pos, Spanned};
 
+pub use accounts::{
+    AccountConfig, AccountJetStream, Export, ExportKind, Import, ImportKind, ResponseType,
+    DEFAULT_RESPONSE_THRESHOLD,
+};
 pub use convert::parse_go_duration;
 
 /// nats-server's defaults (server/const.go), named with their units.
@@ -62,7 +67,7 @@ pub struct User {
     /// Plain text, or a bcrypt hash (`$2a$...`).
     pub password: Option<String>,
     pub permissions: Option<Permissions>,
-    /// The account the user belongs to (only set by an `accounts` block, not yet supported).
+    /// The account the user belongs to (set by the `accounts` block); `None` is the global one.
     pub account: Option<String>,
 }
 
@@ -229,8 +234,10 @@ pub struct Options {
     pub disable_sublist_cache: bool,
     pub system_account: Option<String>,
     pub no_system_account: bool,
+    /// The `accounts` block; users bound to an account carry its name.
+    pub accounts: Vec<AccountConfig>,
     /// Blocks and keys that nats-server accepts and Natrium recognises but does not implement
-    /// yet (cluster, gateway, leafnodes, websocket, mqtt, tls, accounts, operator, resolver, ...),
+    /// yet (cluster, gateway, leafnodes, websocket, mqtt, tls, mappings, operator, resolver, ...),
     /// each with its position (line 0 for command-line flags). The server refuses to start
     /// with a clear error when this is non-empty (never silently ignores config).
     pub unsupported: Vec<(String, Pos)>,
@@ -313,6 +320,7 @@ impl Options {
             disable_sublist_cache: false,
             system_account: None,
             no_system_account: false,
+            accounts: Vec::new(),
             unsupported: Vec::new(),
             config_warnings: Vec::new(),
         }

@@ -4,14 +4,13 @@
 use std::path::PathBuf;
 
 use super::convert::{go_duration_string, parse_go_duration, parse_listen, Loader};
-use super::{auth, jetstream, Options};
+use super::{accounts, auth, jetstream, Options};
 use crate::conf::Spanned;
 
 /// Top-level keys nats-server accepts that Natrium does not implement yet.
 const UNSUPPORTED: &[&str] = &[
     "mappings",
     "maps",
-    "accounts",
     "default_sentinel",
     "cluster",
     "gateway",
@@ -66,6 +65,7 @@ pub(super) fn apply_entry(o: &mut Options, ld: &mut Loader, key: &str, v: &Spann
     }
     match lower.as_str() {
         "authorization" => auth::apply_authorization(o, ld, v),
+        "accounts" => accounts::apply_accounts(o, ld, v),
         "no_auth_user" => o.no_auth_user = ld.string(v),
         "system_account" | "system" => match &v.value {
             crate::conf::Value::String(s) => o.system_account = Some(s.clone()),
