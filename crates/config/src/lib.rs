@@ -18,5 +18,5 @@ pub use flags::{parse_args, Command, FlagError};
 pub use options::{
     AccountConfig, AccountJetStream, ConfigError, Diagnostic, Export, ExportKind, Import,
     ImportKind, NkeyUser, Options, Permissions, ResponsePermission, ResponseType,
-    SubjectPermission, SyncPolicy, User,
+    SubjectPermission, SyncPolicy, User, DEFAULT_RESPONSE_THRESHOLD,
 };

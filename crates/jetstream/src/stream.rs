@@ -204,7 +204,7 @@ impl Stream {
         created: i64,
         is_new: bool,
     ) -> Result<Arc<Stream>, ApiError> {
-        let dir = persist::stream_dir(&js.cfg.store_dir, &cfg.name);
+        let dir = persist::stream_dir(&js.account_dir(), &cfg.name);
         let scfg = store_config(&cfg);
         let store: Arc<dyn MessageStore> = match cfg.storage {
             Storage::Memory => store::new_memory_store(scfg),
@@ -221,7 +221,7 @@ impl Stream {
             }
         };
         if is_new {
-            persist::save_stream(&js.cfg.store_dir, &cfg, created)
+            persist::save_stream(&js.account_dir(), &cfg, created)
                 .map_err(|err| e::JS_STREAM_CREATE.with(err))?;
         }
         let next_seq = store.fast_state().last_seq + 1;
@@ -377,7 +377,7 @@ impl Stream {
         self.store
             .update_config(&store_config(&cfg))
             .map_err(|err| e::JS_STREAM_UPDATE.with(err))?;
-        persist::save_stream(&js.cfg.store_dir, &cfg, self.created)
+        persist::save_stream(&js.account_dir(), &cfg, self.created)
             .map_err(|err| e::JS_STREAM_UPDATE.with(err))?;
         *self.config.write() = Arc::new(cfg);
         self.subscribe(js)?;

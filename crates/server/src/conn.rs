@@ -18,6 +18,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 
+use crate::account::{Account, GLOBAL_ACCOUNT};
 use crate::auth::{Authenticated, Permissions};
 use crate::outbound::{write_loop, Client, CloseReason};
 use crate::replies::ReplyTracker;
@@ -76,6 +77,8 @@ struct Conn {
     touched: Touched,
     /// The nonce this connection's INFO carried, for nkey signatures.
     nonce: Option<String>,
+    /// The account the connection is bound to (`$G` until CONNECT says otherwise).
+    account: Arc<Account>,
 }
 
 /// What handling one operation decided about the connection.
@@ -89,6 +92,8 @@ impl Conn {
         nonce: Option<String>,
     ) -> Conn {
         let opts = server.options();
+        let account = server.global.clone();
+        account.connections.fetch_add(1, Ordering::Relaxed);
         Conn {
             parser: Parser::new(
                 opts.max_control_line.max(1) as usize,
@@ -107,6 +112,7 @@ impl Conn {
             pings_out: 0,
             touched: Touched::default(),
             nonce,
+            account,
         }
     }
 
@@ -235,6 +241,7 @@ impl Conn {
         if msgs > 0 {
             self.client.counters.add_in(msgs, bytes);
             self.server.stats.msgs.add_in(msgs, bytes);
+            self.account.stats.add_in(msgs, bytes);
             self.client.meta.touch();
         }
         res
@@ -296,6 +303,9 @@ impl Conn {
             let Some(auth) = authenticate(&self.server, &ci, self.nonce.as_deref()).await else {
                 return Err(self.auth_violation(ci.user.as_deref()));
             };
+            if !self.bind_account(auth.account.as_deref()) {
+                return Err(self.auth_violation(ci.user.as_deref()));
+            }
             self.apply_auth(auth);
             self.connected = true;
         }
@@ -311,6 +321,20 @@ impl Conn {
         self.opts = ci;
         self.ok();
         Ok(())
+    }
+
+    /// Moves the connection into `name`'s account (`None`: the global one). Only happens
+    /// at the first CONNECT, before the connection has subscriptions.
+    fn bind_account(&mut self, name: Option<&str>) -> bool {
+        let name = name.unwrap_or(GLOBAL_ACCOUNT);
+        let Some(acc) = self.server.account(name) else {
+            return false;
+        };
+        self.account.connections.fetch_sub(1, Ordering::Relaxed);
+        acc.connections.fetch_add(1, Ordering::Relaxed);
+        self.client.meta.set_account(&acc.name);
+        self.account = acc;
+        true
     }
 
     fn apply_auth(&mut self, auth: Authenticated) {
@@ -332,11 +356,13 @@ impl Conn {
             return Ok(());
         }
         match authenticate(&self.server, &self.opts, self.nonce.as_deref()).await {
-            Some(auth) => {
+            Some(auth)
+                if auth.account.as_deref().unwrap_or(GLOBAL_ACCOUNT) == self.account.name =>
+            {
                 self.apply_auth(auth);
                 Ok(())
             }
-            None => Err(self.auth_violation(self.opts.user.clone().as_deref())),
+            _ => Err(self.auth_violation(self.opts.user.clone().as_deref())),
         }
     }
 
@@ -349,7 +375,7 @@ impl Conn {
                 .server
                 .info_for(self.client.cid, self.addr.ip().to_string());
             info.connect_info = true;
-            info.remote_account = Some("$G".into());
+            info.remote_account = Some(self.account.name.clone());
             self.client.send_raw(&info.to_line());
         }
         Ok(())
@@ -416,7 +442,9 @@ impl Conn {
             cid: self.client.cid,
             echo: self.opts.echo,
         };
-        let delivered = self.server.route(origin, &msg, &mut self.touched);
+        let delivered = self
+            .server
+            .route(&self.account, origin, &msg, &mut self.touched);
         if delivered == 0 && self.opts.no_responders {
             if let Some(reply) = &reply {
                 self.send_no_responders(subj, reply);
@@ -433,7 +461,7 @@ impl Conn {
         };
         let headers = Bytes::from(format!("NATS/1.0 503\r\nNats-Subject: {subject}\r\n\r\n"));
         let empty = Bytes::new();
-        let result = self.server.sublist.match_subject(reply_str);
+        let result = self.account.sublist.match_subject(reply_str);
         let own = result
             .plain
             .iter()
@@ -516,7 +544,7 @@ impl Conn {
             sid.clone(),
             deny_check,
         )));
-        if self.server.sublist.insert(subj, q, sub.clone()).is_err() {
+        if self.account.sublist.insert(subj, q, sub.clone()).is_err() {
             self.client.send_err("Invalid Subject");
             return Ok(());
         }
@@ -536,7 +564,7 @@ impl Conn {
         if remove_now {
             if let Some(sub) = self.subs.remove(&sid) {
                 let removed =
-                    self.server
+                    self.account
                         .sublist
                         .remove(&sub.0.subject, sub.0.queue.as_deref(), &sub);
                 if removed.is_ok() {
@@ -555,10 +583,11 @@ impl Conn {
         self.client.meta.set_final_subs(subs);
         for (_, sub) in self.subs.drain() {
             let _ = self
-                .server
+                .account
                 .sublist
                 .remove(&sub.0.subject, sub.0.queue.as_deref(), &sub);
         }
+        self.account.connections.fetch_sub(1, Ordering::Relaxed);
         self.server.unregister(self.client.cid);
         let reason = self
             .client

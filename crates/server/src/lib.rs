@@ -9,6 +9,7 @@ pub mod log;
 
 pub mod outlet;
 
+pub mod account;
 pub mod auth;
 pub mod conn;
 pub mod jetstream;

@@ -33,6 +33,15 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<String>, String> {
             ));
         }
     }
+    if old.accounts != new.accounts
+        || old.system_account != new.system_account
+        || old.no_system_account != new.no_system_account
+    {
+        return Err(
+            "config reload not supported for accounts: restart the server to change accounts"
+                .into(),
+        );
+    }
     let mut out = Vec::new();
     let mut value = |name: &str, a: String, b: String| {
         if a != b {

@@ -101,9 +101,6 @@ pub fn validate(opts: &Options) -> Result<(), String> {
             "{pos}: \"{key}\" is not supported by natrium-server yet (see README, \"Not yet supported\")"
         ));
     }
-    if !opts.accounts.is_empty() {
-        return Err("\"accounts\" is not supported by natrium-server yet".into());
-    }
     if opts.https_port != 0 {
         return Err(
             "\"https_port\" is not supported by natrium-server yet (HTTPS monitoring needs TLS; use http_port)"
@@ -207,9 +204,7 @@ async fn serve(opts: Options) -> ExitCode {
     };
     if opts.jetstream {
         match crate::jetstream::start(&server, &opts) {
-            Ok(js) => {
-                let _ = server.jetstream.set(js);
-            }
+            Ok(()) => {}
             Err(e) => {
                 fatal!("Can't start JetStream: {e}");
                 return ExitCode::from(1);
@@ -242,9 +237,13 @@ async fn serve(opts: Options) -> ExitCode {
     info!("Server is ready");
     handle_signals(&server, signals).await;
     info!("Initiating Shutdown...");
-    if let Some(js) = server.jetstream.get() {
+    if server.jetstream_enabled.get().is_some() {
         info!("Initiating JetStream Shutdown...");
-        js.shutdown();
+        for acc in server.accounts() {
+            if let Some(js) = acc.jetstream.get() {
+                js.shutdown();
+            }
+        }
         info!("JetStream Shutdown");
     }
     server.shutdown();

@@ -12,15 +12,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use natrium_config::Options;
-use natrium_sublist::Sublist;
+use natrium_config::{ImportKind, Options};
 use parking_lot::{Mutex, RwLock};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::account::{Account, Forward, DEFAULT_SYSTEM_ACCOUNT, GLOBAL_ACCOUNT};
 use crate::auth::AuthConfig;
 use crate::outbound::{Client, CloseReason, Counters};
-use crate::router::SubRef;
+use crate::router::{SubRef, Subscription};
 use crate::server_info::{self, Info};
 use crate::{debug, error, info};
 
@@ -50,7 +50,14 @@ pub struct Server {
     pub name: String,
     opts: RwLock<Arc<Options>>,
     auth: RwLock<Arc<AuthConfig>>,
-    pub sublist: Sublist<SubRef>,
+    /// `$G`: clients not bound to a configured account.
+    pub global: Arc<Account>,
+    /// Every account by name, `$G` and the system account included.
+    accounts: HashMap<String, Arc<Account>>,
+    /// The system account's name, unless `no_system_account`.
+    pub system_account: Option<String>,
+    /// Owner of the server's own subscriptions (imports); never has a socket.
+    pub internal_client: Arc<Client>,
     clients: Mutex<HashMap<u64, ClientEntry>>,
     next_cid: AtomicU64,
     pub stats: ServerStats,
@@ -61,18 +68,36 @@ pub struct Server {
     lame_duck: AtomicBool,
     shutdown_tx: watch::Sender<bool>,
     client_addr: Mutex<Option<SocketAddr>>,
-    pub jetstream: std::sync::OnceLock<Arc<natrium_jetstream::JetStream>>,
+    /// Set once JetStream has started (for any account).
+    pub jetstream_enabled: std::sync::OnceLock<()>,
 }
 
 impl Server {
     pub fn new(opts: Options) -> Arc<Server> {
         let id = server_info::new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
-        let sublist = if opts.disable_sublist_cache {
-            Sublist::new_no_cache()
+        let cache = !opts.disable_sublist_cache;
+        let global = Arc::new(Account::new(GLOBAL_ACCOUNT, cache, None));
+        let mut accounts = HashMap::from([(GLOBAL_ACCOUNT.to_string(), global.clone())]);
+        for a in &opts.accounts {
+            let acc = Account::new(&a.name, cache, a.jetstream.clone());
+            accounts.insert(a.name.clone(), Arc::new(acc));
+        }
+        let system_account = if opts.no_system_account {
+            None
         } else {
-            Sublist::new()
+            let name = opts
+                .system_account
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SYSTEM_ACCOUNT.to_string());
+            accounts
+                .entry(name.clone())
+                .or_insert_with(|| Arc::new(Account::new(&name, cache, None)));
+            Some(name)
         };
+        let addr = SocketAddr::from(([0, 0, 0, 0], 0));
+        let internal_client = Arc::new(Client::new(crate::outlet::INTERNAL_CID, addr, usize::MAX));
+        install_imports(&opts, &accounts, &internal_client);
         let auth = AuthConfig::from_options(&opts);
         let (shutdown_tx, _) = watch::channel(false);
         Arc::new(Server {
@@ -80,7 +105,10 @@ impl Server {
             name,
             opts: RwLock::new(Arc::new(opts)),
             auth: RwLock::new(Arc::new(auth)),
-            sublist,
+            global,
+            accounts,
+            system_account,
+            internal_client,
             clients: Mutex::new(HashMap::new()),
             // nats-server's first client connection gets cid 5 (its internal clients take
             // the first ids); tools and tests see the same numbering here.
@@ -92,8 +120,25 @@ impl Server {
             lame_duck: AtomicBool::new(false),
             shutdown_tx,
             client_addr: Mutex::new(None),
-            jetstream: std::sync::OnceLock::new(),
+            jetstream_enabled: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The account named `name`, if it exists.
+    pub fn account(&self, name: &str) -> Option<Arc<Account>> {
+        self.accounts.get(name).cloned()
+    }
+
+    /// Every account, sorted by name.
+    pub fn accounts(&self) -> Vec<Arc<Account>> {
+        let mut v: Vec<_> = self.accounts.values().cloned().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Subscriptions in every account's index.
+    pub fn num_subscriptions(&self) -> usize {
+        self.accounts.values().map(|a| a.sublist.count()).sum()
     }
 
     pub fn options(&self) -> Arc<Options> {
@@ -136,14 +181,14 @@ impl Server {
             tls_verify: false,
             tls_available: false,
             max_payload: opts.max_payload,
-            jetstream: self.jetstream.get().is_some(),
+            jetstream: self.jetstream_enabled.get().is_some(),
             client_id,
             client_ip,
             nonce: None,
             domain: opts
                 .jetstream_domain
                 .clone()
-                .filter(|_| self.jetstream.get().is_some()),
+                .filter(|_| self.jetstream_enabled.get().is_some()),
             connect_urls: Vec::new(),
             ldm: self.is_lame_duck(),
             connect_info: false,
@@ -341,4 +386,82 @@ impl Server {
         std::fs::write(&path, body)?;
         Ok(path)
     }
+}
+
+/// Places each import's forwarding subscription: stream imports in the exporter's index on
+/// the import subject, service imports in the importer's index on the local subject.
+/// The configuration loader has already checked that every import is authorized.
+fn install_imports(opts: &Options, accounts: &HashMap<String, Arc<Account>>, owner: &Arc<Client>) {
+    for a in &opts.accounts {
+        let Some(importer) = accounts.get(&a.name) else {
+            continue;
+        };
+        for imp in &a.imports {
+            let Some(exporter) = accounts.get(&imp.account) else {
+                continue;
+            };
+            let (home, subject, forward) = match imp.kind {
+                ImportKind::Stream => (
+                    exporter,
+                    imp.subject.clone(),
+                    Forward::Stream {
+                        to: Arc::downgrade(importer),
+                        subject: imp.subject.clone(),
+                        local: imp.local.clone(),
+                    },
+                ),
+                ImportKind::Service => {
+                    let local = imp.local.clone().unwrap_or_else(|| imp.subject.clone());
+                    let (response, threshold) = service_export_terms(opts, imp);
+                    (
+                        importer,
+                        local.clone(),
+                        Forward::Service {
+                            from: Arc::downgrade(importer),
+                            to: Arc::downgrade(exporter),
+                            local,
+                            remote: imp.subject.clone(),
+                            response,
+                            threshold,
+                        },
+                    )
+                }
+            };
+            let sub = SubRef(Arc::new(Subscription::forwarding(
+                owner.clone(),
+                &subject,
+                forward,
+            )));
+            if let Err(e) = home.sublist.insert(&subject, None, sub) {
+                error!(
+                    "Error adding import of {subject:?} into account {}: {e}",
+                    a.name
+                );
+            }
+        }
+    }
+}
+
+/// The response type and threshold of the service export an import matches.
+fn service_export_terms(
+    opts: &Options,
+    imp: &natrium_config::Import,
+) -> (natrium_config::ResponseType, Duration) {
+    opts.accounts
+        .iter()
+        .filter(|a| a.name == imp.account)
+        .flat_map(|a| a.exports.iter())
+        .find_map(|e| match e.kind {
+            natrium_config::ExportKind::Service {
+                response,
+                threshold,
+            } if natrium_sublist::subject_is_subset(&imp.subject, &e.subject) => {
+                Some((response, threshold))
+            }
+            _ => None,
+        })
+        .unwrap_or((
+            natrium_config::ResponseType::Singleton,
+            natrium_config::DEFAULT_RESPONSE_THRESHOLD,
+        ))
 }

@@ -14,68 +14,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
+use common::http::{get, json};
 use common::{run_bin, temp_dir, Raw, TestServer};
-
-/// An HTTP response: status, lower-cased headers, body.
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", self.body))
-    }
-}
-
-/// A minimal HTTP/1.1 GET over a raw socket.
-async fn get(port: u16, path: &str) -> Resp {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
-        .await
-        .expect("response within 10 s")
-        .unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("header block");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
-        .collect();
-    Resp {
-        status,
-        headers,
-        body: body.to_string(),
-    }
-}
-
-async fn json(port: u16, path: &str) -> Value {
-    let r = get(port, path).await;
-    assert_eq!(r.status, 200, "{path}: {}", r.body);
-    r.json()
-}
 
 fn fixture(name: &str) -> Value {
     let path = format!(
@@ -454,17 +395,12 @@ async fn accountz_and_accstatz_describe_the_global_account() {
     let _sub = nc.subscribe("acc.x").await.unwrap();
     nc.flush().await.unwrap();
     wait_json(port, "/subsz", |v| v["num_subscriptions"] == 1).await;
-    // No system account yet: nats-server lists "$SYS" and names it in system_account.
     let list = json(port, "/accountz").await;
-    check_keys("accountz", &list, &fixture("accountz"), &["system_account"]);
-    assert_eq!(list["accounts"], serde_json::json!(["$G"]));
+    check_keys("accountz", &list, &fixture("accountz"), &[]);
+    assert_eq!(list["accounts"], serde_json::json!(["$G", "$SYS"]));
+    assert_eq!(list["system_account"], "$SYS");
     let g = json(port, "/accountz?acc=%24G").await;
-    check_keys(
-        "accountz?acc=$G",
-        &g,
-        &fixture("accountz_G"),
-        &["system_account"],
-    );
+    check_keys("accountz?acc=$G", &g, &fixture("accountz_G"), &[]);
     let d = &g["account_detail"];
     // The fixture's imports are the system account's service imports.
     check_keys(

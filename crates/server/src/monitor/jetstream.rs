@@ -260,7 +260,7 @@ pub fn healthz(server: &Server, q: &Query) -> Result<(u16, Vec<u8>), QueryError>
 
 /// True once JetStream has started (with or without a monitoring provider).
 pub fn jetstream_running(server: &Server) -> bool {
-    server.monitor.jetstream().is_some() || server.jetstream.get().is_some()
+    server.monitor.jetstream().is_some() || server.jetstream_enabled.get().is_some()
 }
 
 /// The health verdict and its HTTP status code.
