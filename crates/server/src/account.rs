@@ -253,7 +253,7 @@ pub fn map_subject(from: &str, to: &str, subject: &str) -> String {
 }
 
 /// `n` random characters from nats-server's reply-token alphabet.
-fn random_token(n: usize) -> String {
+pub fn random_token(n: usize) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     (0..n)
         .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)

@@ -79,6 +79,8 @@ struct Conn {
     nonce: Option<String>,
     /// The account the connection is bound to (`$G` until CONNECT says otherwise).
     account: Arc<Account>,
+    /// Set at the first successful CONNECT until its system event is sent.
+    connected_event: bool,
 }
 
 /// What handling one operation decided about the connection.
@@ -113,6 +115,7 @@ impl Conn {
             touched: Touched::default(),
             nonce,
             account,
+            connected_event: false,
         }
     }
 
@@ -308,6 +311,7 @@ impl Conn {
             }
             self.apply_auth(auth);
             self.connected = true;
+            self.connected_event = true;
         }
         self.client.headers.store(ci.headers, Ordering::Relaxed);
         self.client
@@ -319,6 +323,11 @@ impl Conn {
                 user: self.user.clone(),
             });
         self.opts = ci;
+        if std::mem::take(&mut self.connected_event) {
+            if let Some(ev) = self.server.events.get() {
+                ev.client_connect(&self.client, &self.account.name);
+            }
+        }
         self.ok();
         Ok(())
     }
@@ -598,6 +607,11 @@ impl Conn {
             self.prefix(),
             reason.as_str()
         );
+        if self.connected {
+            if let Some(ev) = self.server.events.get() {
+                ev.client_disconnect(&self.client, &self.account.name, reason.as_str());
+            }
+        }
     }
 }
 

@@ -22,5 +22,6 @@ pub mod router;
 pub mod run;
 pub mod server;
 pub mod server_info;
+pub mod sysacc;
 
 pub use server::Server;

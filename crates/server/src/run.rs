@@ -211,6 +211,10 @@ async fn serve(opts: Options) -> ExitCode {
             }
         }
     }
+    if let Err(e) = crate::sysacc::start(&server) {
+        fatal!("Can't start the system account's services: {e}");
+        return ExitCode::from(1);
+    }
     let addr = server.client_addr().expect("bound above");
     info!(
         "Listening for client connections on {}:{}",

@@ -68,6 +68,8 @@ pub struct Server {
     lame_duck: AtomicBool,
     shutdown_tx: watch::Sender<bool>,
     client_addr: Mutex<Option<SocketAddr>>,
+    /// The system account's event publisher, once it has started.
+    pub events: std::sync::OnceLock<Arc<crate::sysacc::Events>>,
     /// Set once JetStream has started (for any account).
     pub jetstream_enabled: std::sync::OnceLock<()>,
 }
@@ -121,6 +123,7 @@ impl Server {
             shutdown_tx,
             client_addr: Mutex::new(None),
             jetstream_enabled: std::sync::OnceLock::new(),
+            events: std::sync::OnceLock::new(),
         })
     }
 

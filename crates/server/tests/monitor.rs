@@ -157,7 +157,8 @@ async fn varz_keys_match_and_counters_move() {
     assert_eq!(u(&after, "in_client_msgs"), u(&after, "in_msgs"));
     assert_eq!(u(&after, "connections"), 1);
     assert_eq!(u(&after, "total_connections"), 1);
-    assert_eq!(u(&after, "subscriptions"), 1);
+    // The system account's own request subscriptions are counted too, as in nats-server.
+    assert_eq!(u(&after, "subscriptions"), u(&before, "subscriptions") + 1);
     assert_eq!(after["http_req_stats"]["/varz"], 2);
     assert!(after["now"].as_str().unwrap() > before["now"].as_str().unwrap());
 }
@@ -273,7 +274,8 @@ async fn subsz_reports_index_stats_and_lists() {
     let _b = nc.queue_subscribe("bar", "q".into()).await.unwrap();
     nc.publish("foo.x", "1".into()).await.unwrap();
     nc.flush().await.unwrap();
-    let v = wait_json(port, "/subsz?subs=1", |v| {
+    // `$G` only: the system account has subscriptions of its own.
+    let v = wait_json(port, "/subsz?subs=1&acc=%24G", |v| {
         v["num_subscriptions"] == 2 && v["num_matches"] != 0
     })
     .await;
@@ -294,7 +296,7 @@ async fn subsz_reports_index_stats_and_lists() {
     check_keys("sub detail", queue, their_queue, &[]);
     assert_eq!(queue["account"], "$G");
     assert_eq!(queue["qgroup"], "q");
-    let tested = json(port, "/subsz?subs=1&test=foo.x").await;
+    let tested = json(port, "/subsz?subs=1&test=foo.x&acc=%24G").await;
     assert_eq!(tested["total"], 1);
     assert_eq!(tested["subscriptions_list"][0]["subject"], "foo.*");
     assert_eq!(tested["subscriptions_list"][0]["msgs"], 1);
@@ -523,14 +525,15 @@ async fn metrics_parse_as_prometheus_text_with_exporter_names() {
     assert_eq!(value("gnatsd_varz_out_msgs"), 7.0);
     assert_eq!(value("gnatsd_varz_in_bytes"), 21.0);
     assert_eq!(value("gnatsd_varz_connections"), 1.0);
-    assert_eq!(value("gnatsd_varz_subscriptions"), 1.0);
+    let subs = u(&varz, "subscriptions") as f64;
+    assert_eq!(value("gnatsd_varz_subscriptions"), subs);
     assert!(value("gnatsd_varz_mem") > 0.0);
     assert!(value("gnatsd_varz_start") > 1.7e12, "epoch milliseconds");
     assert_eq!(value("gnatsd_varz_slow_consumer_stats_clients"), 0.0);
     assert_eq!(value("gnatsd_connz_num_connections"), 1.0);
     assert_eq!(value("gnatsd_connz_in_msgs"), 7.0);
     assert_eq!(value("gnatsd_connz_subscriptions"), 1.0);
-    assert_eq!(value("gnatsd_subsz_num_subscriptions"), 1.0);
+    assert_eq!(value("gnatsd_subsz_num_subscriptions"), subs);
     assert_eq!(value("gnatsd_routez_num_routes"), 0.0);
     assert_eq!(value("gnatsd_healthz_status"), 0.0);
     assert_eq!(value("gnatsd_accstatz_current_connections"), 1.0);
