@@ -134,7 +134,7 @@ impl Account {
         route: ResponseRoute,
         make_sub: impl FnOnce(&str) -> Option<SubRef>,
     ) -> String {
-        let token = random_token(10);
+        let token = random_token(6);
         let reply = format!("{}{token}", self.response_prefix);
         let mut r = self.responses.lock();
         if r.sub.is_none() {

@@ -276,6 +276,15 @@ impl Conn {
             None => error!("{} - authentication error", self.prefix()),
         }
         self.client.send_err("Authorization Violation");
+        if !self.connected {
+            if let Some(ev) = self.server.events.get() {
+                ev.auth_error(
+                    &self.client,
+                    user,
+                    CloseReason::AuthenticationViolation.as_str(),
+                );
+            }
+        }
         CloseReason::AuthenticationViolation
     }
 
@@ -450,6 +459,7 @@ impl Conn {
         let origin = Origin {
             cid: self.client.cid,
             echo: self.opts.echo,
+            rtt_ns: self.client.meta.rtt().as_nanos() as u64,
         };
         let delivered = self
             .server

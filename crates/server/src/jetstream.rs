@@ -12,7 +12,8 @@ use natrium_jetstream::{AccountLimits, Config, JetStream, SyncMode};
 use crate::account::GLOBAL_ACCOUNT;
 
 use crate::monitor::jetstream::{
-    ApiStats, HealthzError, HealthzOptions, JetStreamMonitor, JetStreamStats, JszOptions, JszReport,
+    AccountMetrics, ApiStats, ConsumerMetrics, HealthzError, HealthzOptions, JetStreamMonitor,
+    JetStreamStats, JsMetrics, JszOptions, JszReport, StreamMetrics,
 };
 
 use crate::outlet::ServerOutlet;
@@ -385,6 +386,92 @@ impl JetStreamMonitor for JsMonitor {
             "stats": self.stats(),
             "limits": { "default_max_consumers": 1000 },
         })
+    }
+
+    fn metrics(&self) -> JsMetrics {
+        let mut m = JsMetrics {
+            max_memory: self.max_memory,
+            max_storage: self.max_storage,
+            domain: self.domain.clone().unwrap_or_default(),
+            ..JsMetrics::default()
+        };
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
+        for js in &self.all {
+            let mut acc = AccountMetrics {
+                name: js.cfg.account.clone(),
+                id: js.cfg.account.clone(),
+                ..AccountMetrics::default()
+            };
+            for s in js.streams() {
+                let sm = stream_metrics(js, &s, now_ns);
+                match s.config().storage {
+                    natrium_jetstream::types::Storage::Memory => acc.memory += sm.bytes,
+                    natrium_jetstream::types::Storage::File => acc.storage += sm.bytes,
+                }
+                m.streams += 1;
+                m.consumers += sm.consumer_count;
+                m.messages += sm.messages;
+                m.bytes += sm.bytes;
+                acc.streams.push(sm);
+            }
+            m.accounts.push(acc);
+        }
+        m
+    }
+}
+
+/// One stream's figures for `/metrics`: store counters (no per-message work) and each
+/// consumer's delivery state.
+fn stream_metrics(
+    js: &JetStream,
+    s: &natrium_jetstream::stream::Stream,
+    now_ns: i64,
+) -> StreamMetrics {
+    let st = s.store.fast_state();
+    let cfg = s.config();
+    let consumers: Vec<ConsumerMetrics> = s
+        .consumers()
+        .iter()
+        .map(|c| consumer_metrics(c.info(js), now_ns))
+        .collect();
+    StreamMetrics {
+        name: s.name.clone(),
+        leader: js.cfg.server_name.clone(),
+        raft_group: String::new(),
+        messages: st.msgs,
+        bytes: st.bytes,
+        first_seq: st.first_seq,
+        last_seq: st.last_seq,
+        consumer_count: consumers.len(),
+        num_subjects: st.num_subjects,
+        limit_bytes: cfg.max_bytes,
+        limit_messages: cfg.max_msgs,
+        consumers,
+    }
+}
+
+fn consumer_metrics(info: natrium_jetstream::types::ConsumerInfo, now_ns: i64) -> ConsumerMetrics {
+    let ago = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(natrium_jetstream::types::parse_rfc3339)
+            .map(|ns| (now_ns - ns).max(0) as f64 / 1e9)
+    };
+    ConsumerMetrics {
+        last_delivery_secs: ago(&info.delivered.last_active),
+        last_ack_secs: ago(&info.ack_floor.last_active),
+        name: info.name,
+        leader: info.cluster.leader,
+        description: info.config.description,
+        delivered_consumer_seq: info.delivered.consumer_seq,
+        delivered_stream_seq: info.delivered.stream_seq,
+        ack_floor_consumer_seq: info.ack_floor.consumer_seq,
+        ack_floor_stream_seq: info.ack_floor.stream_seq,
+        num_ack_pending: info.num_ack_pending,
+        num_redelivered: info.num_redelivered,
+        num_waiting: info.num_waiting,
+        num_pending: info.num_pending,
     }
 }
 

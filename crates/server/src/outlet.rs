@@ -62,6 +62,7 @@ impl Outlet for ServerOutlet {
         let origin = Origin {
             cid: INTERNAL_CID,
             echo: true,
+            rtt_ns: 0,
         };
         let n = (payload.len() + headers.as_ref().map_or(0, |h| h.len())) as u64;
         server.stats.msgs.add_in(1, n);

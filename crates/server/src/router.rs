@@ -141,6 +141,8 @@ pub struct Message<'a> {
 pub struct Origin {
     pub cid: u64,
     pub echo: bool,
+    /// The publisher's last measured round trip in nanoseconds (for `Nats-Request-Info`).
+    pub rtt_ns: u64,
 }
 
 /// Clients whose writers must be woken at the end of the current batch.
@@ -157,6 +159,21 @@ impl Touched {
             c.wake_writer();
         }
     }
+}
+
+/// `headers` (a `NATS/1.0` block, or none) with one more header line.
+fn add_header(headers: Option<&Bytes>, name: &str, value: &str) -> Bytes {
+    let mut out =
+        Vec::with_capacity(headers.map_or(12, |h| h.len()) + name.len() + value.len() + 4);
+    match headers {
+        Some(h) if h.ends_with(b"\r\n\r\n") => out.extend_from_slice(&h[..h.len() - 2]),
+        _ => out.extend_from_slice(b"NATS/1.0\r\n"),
+    }
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+    Bytes::from(out)
 }
 
 impl Server {
@@ -184,7 +201,11 @@ impl Server {
         let mut delivered = 0;
         for sub in &result.plain {
             if let Some(f) = &sub.0.forward {
-                delivered += self.forward(f, origin, msg, touched, hops);
+                // An import is interest in itself, as in nats-server: a request into it
+                // times out rather than getting no-responders when nobody answers.
+                let imported = matches!(f, Forward::Stream { .. } | Forward::Service { .. });
+                let n = self.forward(f, origin, msg, touched, hops);
+                delivered += if imported { 1 } else { n };
                 continue;
             }
             if self.deliver(acc, origin, sub, msg, touched) {
@@ -239,11 +260,19 @@ impl Server {
         } else {
             msg.shown_subject
         };
+        // Requests through a service import tell the responder who asks.
+        let info = match f {
+            Forward::Service { from, .. } => from.upgrade().map(|acc| {
+                let value = format!("{{\"acc\":\"{}\",\"rtt\":{}}}", acc.name, origin.rtt_ns);
+                add_header(msg.headers, "Nats-Request-Info", &value)
+            }),
+            _ => None,
+        };
         let next = Message {
             subject: &out.subject,
             shown_subject: shown,
             reply: out.reply.as_deref().map(str::as_bytes),
-            headers: msg.headers,
+            headers: info.as_ref().or(msg.headers),
             payload: msg.payload,
         };
         self.route_hops(&out.account, origin, &next, touched, hops + 1)

@@ -128,8 +128,16 @@ fn answer(server: &Server, subject: &str, body: &[u8], seq: &AtomicU64) -> Optio
             })
         }
         ["$SYS", "REQ", "ACCOUNT", acc, kind] => {
-            if *acc != "PING" && server.account(acc).is_none() {
-                return None;
+            if *kind == "INFO" && server.account(acc).is_none() {
+                // nats-server: data null, then a 500 naming the account.
+                let mut m = Map::new();
+                m.insert("server".into(), server_info(server, seq));
+                m.insert("data".into(), Value::Null);
+                m.insert(
+                    "error".into(),
+                    json!({ "code": 500, "description": format!("Account {acc} does not exist") }),
+                );
+                return serde_json::to_vec(&Value::Object(m)).ok();
             }
             let acc = (*acc != "PING").then_some(*acc);
             Some(match account_data(server, acc, kind, &opts) {
@@ -527,6 +535,34 @@ impl Events {
             self.send(&subject, Value::Object(m));
         }
         self.account_conns(&server, account);
+    }
+
+    /// A failed authentication: a `client_disconnect` advisory on
+    /// `$SYS.SERVER.<id>.CLIENT.AUTH.ERR` and on `$SYS.ACCOUNT.$G.DISCONNECT`, as nats-server.
+    pub fn auth_error(&self, c: &Client, user: Option<&str>, reason: &str) {
+        let Some(server) = self.server.upgrade() else {
+            return;
+        };
+        let subjects = [
+            format!("$SYS.SERVER.{}.CLIENT.AUTH.ERR", server.id),
+            format!("$SYS.ACCOUNT.{}.DISCONNECT", crate::account::GLOBAL_ACCOUNT),
+        ];
+        if !subjects.iter().any(|s| self.outlet.has_interest(s)) {
+            return;
+        }
+        let mut m = self.advisory(&server, "client_disconnect");
+        let mut client = client_info(c, crate::account::GLOBAL_ACCOUNT, true);
+        if let (Some(o), Some(u)) = (client.as_object_mut(), user) {
+            o.insert("user".into(), u.into());
+        }
+        m.insert("client".into(), client);
+        m.insert("sent".into(), json!({ "msgs": 0, "bytes": 0 }));
+        m.insert("received".into(), json!({ "msgs": 0, "bytes": 0 }));
+        m.insert("reason".into(), reason.into());
+        let body = Value::Object(m);
+        for s in &subjects {
+            self.send(s, body.clone());
+        }
     }
 
     /// `$SYS.ACCOUNT.<acc>.SERVER.CONNS` and `$SYS.SERVER.ACCOUNT.<acc>.CONNS`.

@@ -122,6 +122,12 @@ async fn service_imports_answer_requests_across_accounts() {
             while let Some(m) = svc.next().await {
                 let reply = m.reply.clone().unwrap();
                 assert!(reply.starts_with("_R_."), "reply rewritten: {reply}");
+                let info = m.headers.as_ref().and_then(|h| h.get("Nats-Request-Info"));
+                assert!(
+                    info.is_some_and(|v| v.as_str().starts_with("{\"acc\":\"B\",\"rtt\":")),
+                    "{:?}",
+                    m.headers
+                );
                 let body = format!("answer to {}", String::from_utf8_lossy(&m.payload));
                 // A singleton export routes one answer back; the second is dropped.
                 a.publish(reply.clone(), body.into()).await.unwrap();
@@ -151,6 +157,18 @@ async fn service_imports_answer_requests_across_accounts() {
     // B cannot reach A's other services: only `q.x` is imported, as `ask`.
     let err = b.request("q.x", "x".into()).await.unwrap_err();
     assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
+
+    // With nobody answering in A, the import itself is interest: the request times out
+    // (as with nats-server) instead of getting no-responders.
+    drop(a);
+    let b2 = ConnectOptions::new()
+        .user_and_password("b".into(), "b".into())
+        .request_timeout(Some(Duration::from_millis(300)))
+        .connect(s.url())
+        .await
+        .unwrap();
+    let err = b2.request("ask", "x".into()).await.unwrap_err();
+    assert_eq!(err.kind(), async_nats::RequestErrorKind::TimedOut);
 }
 
 #[tokio::test]
