@@ -545,3 +545,190 @@ async fn metrics_parse_as_prometheus_text_with_exporter_names() {
         .unwrap();
     assert_eq!(version.labels.get("value"), varz["version"].as_str());
 }
+
+/// The labels prometheus-nats-exporter's jsz collector puts on a consumer's gauges.
+const CONSUMER_LABELS: &[&str] = &[
+    "server_id",
+    "server_name",
+    "cluster",
+    "domain",
+    "meta_leader",
+    "is_meta_leader",
+    "account",
+    "account_name",
+    "account_id",
+    "stream_name",
+    "stream_leader",
+    "is_stream_leader",
+    "stream_raft_group",
+    "consumer_name",
+    "consumer_leader",
+    "is_consumer_leader",
+    "consumer_desc",
+];
+
+/// The value of `name` for the series whose labels include every pair in `want`.
+fn series(scrape: &prometheus_parse::Scrape, name: &str, want: &[(&str, &str)]) -> f64 {
+    let found: Vec<_> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name && want.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .collect();
+    assert_eq!(found.len(), 1, "{name}{want:?}: {found:?}");
+    match found[0].value {
+        prometheus_parse::Value::Gauge(v) => v,
+        ref v => panic!("{name}: not a gauge: {v:?}"),
+    }
+}
+
+#[tokio::test]
+async fn metrics_export_streams_and_consumer_lag_per_account() {
+    use async_nats::jetstream::{self, consumer, stream};
+    let s = TestServer::with_config(
+        r#"
+        jetstream { store_dir: "js" }
+        accounts {
+          A: { users: [{user: a, password: a}], jetstream: enabled }
+          B: { users: [{user: b, password: b}], jetstream: enabled }
+        }"#,
+        &["-m", "-1"],
+    );
+    let port = s.monitor_port.expect("monitor port in the log");
+    // The same stream and consumer names in both accounts: only `account` tells them apart.
+    let mut published = Vec::new();
+    for (user, n) in [("a", 25u64), ("b", 3)] {
+        let nc = async_nats::ConnectOptions::new()
+            .user_and_password(user.into(), user.into())
+            .connect(s.url())
+            .await
+            .unwrap();
+        let js = jetstream::new(nc);
+        let st = js
+            .create_stream(stream::Config {
+                name: "ORDERS".into(),
+                subjects: vec!["orders.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for i in 0..n {
+            let ack = js.publish(format!("orders.{i}"), "12345".into()).await;
+            ack.unwrap().await.unwrap();
+        }
+        let c = st
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some("worker".into()),
+                description: Some(format!("worker of {user}")),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        published.push((user.to_uppercase(), n, c));
+    }
+    // A's consumer takes 5 messages and acknowledges none of them.
+    let mut batch = published[0]
+        .2
+        .fetch()
+        .max_messages(5)
+        .messages()
+        .await
+        .unwrap();
+    let mut fetched = 0;
+    while let Some(m) = batch.next().await {
+        m.unwrap();
+        fetched += 1;
+    }
+    assert_eq!(fetched, 5);
+
+    let varz = json(port, "/varz").await;
+    let r = get(port, "/metrics").await;
+    assert_eq!(r.status, 200);
+    let scrape = prometheus_parse::Scrape::parse(r.body.lines().map(|l| Ok(l.to_string())))
+        .expect("valid exposition text");
+    let server_name = varz["server_name"].as_str().unwrap();
+    for (acc, n, _) in &published {
+        let acc = acc.as_str();
+        let stream = [("account", acc), ("stream_name", "ORDERS")];
+        assert_eq!(
+            series(&scrape, "jetstream_stream_total_messages", &stream),
+            *n as f64
+        );
+        assert!(series(&scrape, "jetstream_stream_total_bytes", &stream) > 0.0);
+        assert_eq!(series(&scrape, "jetstream_stream_first_seq", &stream), 1.0);
+        assert_eq!(
+            series(&scrape, "jetstream_stream_last_seq", &stream),
+            *n as f64
+        );
+        assert_eq!(
+            series(&scrape, "jetstream_stream_consumer_count", &stream),
+            1.0
+        );
+        assert_eq!(
+            series(&scrape, "jetstream_stream_limit_messages", &stream),
+            -1.0
+        );
+        let worker = [
+            ("account", acc),
+            ("stream_name", "ORDERS"),
+            ("consumer_name", "worker"),
+        ];
+        let taken = if acc == "A" { 5.0 } else { 0.0 };
+        let pending = series(&scrape, "jetstream_consumer_num_pending", &worker);
+        assert_eq!(pending, *n as f64 - taken, "{acc}: lag");
+        let ack_pending = series(&scrape, "jetstream_consumer_num_ack_pending", &worker);
+        assert_eq!(ack_pending, taken, "{acc}");
+        let delivered = series(&scrape, "jetstream_consumer_delivered_stream_seq", &worker);
+        assert_eq!(delivered, taken, "{acc}");
+        assert_eq!(
+            series(&scrape, "jetstream_consumer_ack_floor_stream_seq", &worker),
+            0.0
+        );
+        assert_eq!(
+            series(&scrape, "jetstream_consumer_num_redelivered", &worker),
+            0.0
+        );
+        let account = [("account", acc)];
+        assert!(series(&scrape, "jetstream_account_storage_used", &account) > 0.0);
+    }
+    // The exporter's label set, with the values it derives for a server without clustering.
+    let sample = scrape
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "jetstream_consumer_num_pending" && s.labels.get("account") == Some("A")
+        })
+        .unwrap();
+    let mut names: Vec<&str> = sample.labels.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let mut want = CONSUMER_LABELS.to_vec();
+    want.sort_unstable();
+    assert_eq!(names, want);
+    let label = |k: &str| sample.labels.get(k).unwrap_or_default();
+    assert_eq!(label("server_id"), varz["server_id"].as_str().unwrap());
+    assert_eq!(label("server_name"), server_name);
+    assert_eq!(label("account_id"), "A");
+    assert_eq!(label("account_name"), "A");
+    assert_eq!(label("stream_leader"), server_name);
+    assert_eq!(label("consumer_leader"), server_name);
+    assert_eq!(label("is_meta_leader"), "true");
+    assert_eq!(label("is_stream_leader"), "true");
+    assert_eq!(label("is_consumer_leader"), "true");
+    assert_eq!(label("consumer_desc"), "worker of a");
+    let server = [("server_id", varz["server_id"].as_str().unwrap())];
+    assert_eq!(
+        series(&scrape, "jetstream_server_total_streams", &server),
+        2.0
+    );
+    assert_eq!(
+        series(&scrape, "jetstream_server_total_consumers", &server),
+        2.0
+    );
+    assert_eq!(
+        series(&scrape, "jetstream_server_total_messages", &server),
+        28.0
+    );
+    assert_eq!(
+        series(&scrape, "jetstream_server_jetstream_disabled", &server),
+        0.0
+    );
+}

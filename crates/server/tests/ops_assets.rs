@@ -467,6 +467,18 @@ async fn exported_families() -> BTreeSet<String> {
         Some(1.0),
         "{body}"
     );
+    // The per-stream and per-consumer families the lag panels and alert use.
+    assert_eq!(
+        value("jetstream_stream_total_messages"),
+        Some(10.0),
+        "{body}"
+    );
+    assert_eq!(value("jetstream_consumer_num_pending"), Some(7.0), "{body}");
+    assert_eq!(
+        value("jetstream_consumer_num_ack_pending"),
+        Some(3.0),
+        "{body}"
+    );
     std::fs::remove_dir_all(&dir).ok();
     scrape.samples.iter().map(|s| s.metric.clone()).collect()
 }
