@@ -19,6 +19,7 @@ pub mod consumer;
 pub mod errors;
 pub mod headers;
 mod persist;
+pub use persist::write_atomic;
 pub mod stream;
 pub mod types;
 

@@ -108,7 +108,7 @@ pub struct Permissions {
 }
 
 impl Permissions {
-    fn from_config(p: &natrium_config::Permissions) -> Permissions {
+    pub fn from_config(p: &natrium_config::Permissions) -> Permissions {
         let mut publish = FilterSet::from_config(&p.publish);
         if p.response.is_some() && publish.allow.is_none() {
             // With allow_responses and no publish allow list, nats-server lets the user
@@ -150,6 +150,8 @@ pub struct AuthConfig {
     users: HashMap<String, UserEntry>,
     /// Users identified by a public nkey, keyed by that key.
     nkeys: HashMap<String, UserEntry>,
+    /// JWT operator mode: users authenticate with JWTs (checked by `operator.rs`).
+    operator_mode: bool,
     no_auth_user: Option<String>,
     pub timeout: Duration,
 }
@@ -208,6 +210,7 @@ impl AuthConfig {
             token: opts.authorization.clone(),
             users,
             nkeys,
+            operator_mode: crate::operator::enabled(opts),
             no_auth_user: opts.no_auth_user.clone(),
             timeout: opts.auth_timeout,
         }
@@ -215,12 +218,15 @@ impl AuthConfig {
 
     /// True when clients must present credentials (announced as `auth_required` in INFO).
     pub fn required(&self) -> bool {
-        self.token.is_some() || !self.users.is_empty() || !self.nkeys.is_empty()
+        self.token.is_some()
+            || !self.users.is_empty()
+            || !self.nkeys.is_empty()
+            || self.operator_mode
     }
 
     /// True when INFO must carry a nonce for the client to sign (nkey users exist).
     pub fn nonce_required(&self) -> bool {
-        !self.nkeys.is_empty()
+        !self.nkeys.is_empty() || self.operator_mode
     }
 
     /// Checks a client's CONNECT credentials; `nonce` is the one sent in this connection's
@@ -290,7 +296,7 @@ pub fn new_nonce() -> String {
 
 /// True when `sig` (unpadded base64, URL-safe or standard alphabet) is the ed25519
 /// signature of `nonce` by the public user nkey `key`.
-fn verify_nonce_signature(key: &str, nonce: &str, sig: &str) -> bool {
+pub fn verify_nonce_signature(key: &str, nonce: &str, sig: &str) -> bool {
     use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
     use base64::Engine;
     let trimmed = sig.trim_end_matches('=');

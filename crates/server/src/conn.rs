@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 
 use crate::account::{Account, GLOBAL_ACCOUNT};
 use crate::auth::{Authenticated, Permissions};
+use crate::operator::{Expiry, JwtGrant};
 use crate::outbound::{write_loop, Client, CloseReason};
 use crate::replies::ReplyTracker;
 use crate::router::{Message, Origin, SubRef, Subscription, Touched};
@@ -81,6 +82,11 @@ struct Conn {
     account: Arc<Account>,
     /// Set at the first successful CONNECT until its system event is sent.
     connected_event: bool,
+    /// Limits a user JWT grants (operator mode): subscriptions and payload, -1 for none.
+    jwt_max_subs: i64,
+    jwt_max_payload: i64,
+    /// When the JWT login ends, and whose credential expires then.
+    expires: Option<(tokio::time::Instant, Expiry)>,
 }
 
 /// What handling one operation decided about the connection.
@@ -116,6 +122,9 @@ impl Conn {
             nonce,
             account,
             connected_event: false,
+            jwt_max_subs: -1,
+            jwt_max_payload: -1,
+            expires: None,
         }
     }
 
@@ -169,6 +178,16 @@ impl Conn {
                     error!("{} - Authentication Timeout", self.prefix());
                     self.client.send_err("Authentication Timeout");
                     self.client.close(CloseReason::AuthenticationTimeout);
+                    break;
+                }
+                _ = sleep_until_expiry(self.expires) => {
+                    let (text, what) = match self.expires.map(|e| e.1) {
+                        Some(Expiry::Account) => ("Account Authentication Expired", "Account"),
+                        _ => ("User Authentication Expired", "User"),
+                    };
+                    debug!("{} - {what} Authentication Expired", self.prefix());
+                    self.client.send_err(text);
+                    self.client.close(CloseReason::AuthenticationExpired);
                     break;
                 }
                 _ = client.reauth_requested() => {
@@ -312,13 +331,15 @@ impl Conn {
             return Err(CloseReason::ProtocolViolation);
         }
         if !self.connected {
-            let Some(auth) = authenticate(&self.server, &ci, self.nonce.as_deref()).await else {
+            let Some((auth, grant)) = authenticate(&self.server, &ci, self.nonce.as_deref()).await
+            else {
                 return Err(self.auth_violation(ci.user.as_deref()));
             };
             if !self.bind_account(auth.account.as_deref()) {
                 return Err(self.auth_violation(ci.user.as_deref()));
             }
             self.apply_auth(auth);
+            self.apply_grant(grant)?;
             self.connected = true;
             self.connected_event = true;
         }
@@ -355,6 +376,30 @@ impl Conn {
         true
     }
 
+    /// Applies what a JWT login grants: limits, expiry, the account's connection cap.
+    fn apply_grant(&mut self, grant: Option<JwtGrant>) -> OpResult {
+        let Some(g) = grant else {
+            return Ok(());
+        };
+        self.jwt_max_subs = g.max_subs;
+        self.jwt_max_payload = g.max_payload;
+        self.expires = g.expires.map(|(at, who)| {
+            let left = (at - chrono::Utc::now().timestamp()).max(0) as u64;
+            (tokio::time::Instant::now() + Duration::from_secs(left), who)
+        });
+        if g.max_conns >= 0 && self.account.connections.load(Ordering::Relaxed) > g.max_conns as u64
+        {
+            error!(
+                "{} - maximum account active connections exceeded",
+                self.prefix()
+            );
+            self.client
+                .send_err("maximum account active connections exceeded");
+            return Err(CloseReason::MaxAccountConnectionsExceeded);
+        }
+        Ok(())
+    }
+
     fn apply_auth(&mut self, auth: Authenticated) {
         let Authenticated {
             user, permissions, ..
@@ -374,11 +419,18 @@ impl Conn {
             return Ok(());
         }
         match authenticate(&self.server, &self.opts, self.nonce.as_deref()).await {
-            Some(auth)
+            Some((auth, grant))
                 if auth.account.as_deref().unwrap_or(GLOBAL_ACCOUNT) == self.account.name =>
             {
                 self.apply_auth(auth);
-                Ok(())
+                self.expires = None;
+                self.apply_grant(grant)
+            }
+            None if self.server.operator.is_some() => {
+                // A JWT login that stopped passing: revoked or expired by an account update.
+                debug!("{} - User Authentication Revoked", self.prefix());
+                self.client.send_err("User Authentication Revoked");
+                Err(CloseReason::CredentialsRevoked)
             }
             _ => Err(self.auth_violation(self.opts.user.clone().as_deref())),
         }
@@ -431,6 +483,16 @@ impl Conn {
         if headers.is_some() && !self.opts.headers {
             error!("{} - message headers not supported", self.prefix());
             return Err(CloseReason::ProtocolViolation);
+        }
+        let size = payload.len() + headers.as_ref().map_or(0, |h| h.len());
+        if self.jwt_max_payload >= 0 && size as i64 > self.jwt_max_payload {
+            error!(
+                "{} - maximum payload exceeded: {size} vs {}",
+                self.prefix(),
+                self.jwt_max_payload
+            );
+            self.client.send_err("Maximum Payload Violation");
+            return Err(CloseReason::MaxPayloadExceeded);
         }
         let Ok(subj) = std::str::from_utf8(&subject) else {
             self.client.send_err("Invalid Publish Subject");
@@ -546,7 +608,8 @@ impl Conn {
             return Ok(());
         }
         let max_subs = self.server.options().max_subscriptions;
-        if max_subs > 0 && self.subs.len() >= max_subs as usize {
+        let over_jwt = self.jwt_max_subs >= 0 && self.subs.len() as i64 >= self.jwt_max_subs;
+        if over_jwt || (max_subs > 0 && self.subs.len() >= max_subs as usize) {
             error!("{} - maximum subscriptions exceeded", self.prefix());
             self.client.send_err("maximum subscriptions exceeded");
             return Ok(());
@@ -631,7 +694,21 @@ async fn authenticate(
     server: &Server,
     ci: &ConnectInfo,
     nonce: Option<&str>,
-) -> Option<Authenticated> {
+) -> Option<(Authenticated, Option<JwtGrant>)> {
+    if let Some(mode) = &server.operator {
+        return match crate::operator::authenticate(
+            mode,
+            ci.jwt.as_deref(),
+            ci.sig.as_deref(),
+            nonce,
+        ) {
+            Ok((auth, grant)) => Some((auth, Some(grant))),
+            Err(reason) => {
+                debug!("authentication error: {reason}");
+                None
+            }
+        };
+    }
     let auth = server.auth();
     if auth.needs_slow_check(ci) {
         let ci = ci.clone();
@@ -640,8 +717,17 @@ async fn authenticate(
             .await
             .ok()
             .flatten()
+            .map(|a| (a, None))
     } else {
-        auth.authenticate(ci, nonce)
+        auth.authenticate(ci, nonce).map(|a| (a, None))
+    }
+}
+
+/// Resolves when a JWT login expires; never without an expiry.
+async fn sleep_until_expiry(expires: Option<(tokio::time::Instant, Expiry)>) {
+    match expires {
+        Some((at, _)) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

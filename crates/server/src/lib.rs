@@ -7,12 +7,14 @@
 
 pub mod log;
 
+pub mod operator;
 pub mod outlet;
 
 pub mod account;
 pub mod auth;
 pub mod conn;
 pub mod jetstream;
+pub mod jwt;
 pub mod listen;
 pub mod monitor;
 pub mod outbound;

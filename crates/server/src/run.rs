@@ -62,7 +62,9 @@ pub fn main(args: Vec<String>) -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::CheckConfig(opts) => match validate(&opts) {
+        Command::CheckConfig(opts) => match validate(&opts)
+            .and_then(|()| crate::operator::expand(&mut opts.as_ref().clone()).map(|_| ()))
+        {
             Ok(()) => {
                 let file = opts
                     .config_file
@@ -130,7 +132,7 @@ fn log_config(opts: &Options) -> LogConfig {
     }
 }
 
-fn run(opts: Options) -> ExitCode {
+fn run(mut opts: Options) -> ExitCode {
     for w in &opts.config_warnings {
         eprintln!("{w}");
     }
@@ -138,6 +140,13 @@ fn run(opts: Options) -> ExitCode {
         eprintln!("{}: {e}", program_name());
         return ExitCode::from(1);
     }
+    let operator = match crate::operator::expand(&mut opts) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{}: {e}", program_name());
+            return ExitCode::from(1);
+        }
+    };
     if let Err(e) = log::configure(&log_config(&opts)) {
         eprintln!("{}: can not open log file: {e}", program_name());
         return ExitCode::from(1);
@@ -152,10 +161,10 @@ fn run(opts: Options) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(serve(opts))
+    runtime.block_on(serve(opts, operator))
 }
 
-async fn serve(opts: Options) -> ExitCode {
+async fn serve(opts: Options, operator: Option<Arc<crate::operator::OperatorMode>>) -> ExitCode {
     let signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => {
@@ -163,7 +172,7 @@ async fn serve(opts: Options) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let server = Server::new(opts.clone());
+    let server = Server::new(opts.clone(), operator);
     info!("Starting nats-server (natrium-server {NATRIUM_VERSION})");
     info!("  Version:  {NATS_VERSION}");
     info!("  Git:      [not set]");
@@ -177,6 +186,9 @@ async fn serve(opts: Options) -> ExitCode {
     }
     if let Some(path) = &opts.config_file {
         info!("Using configuration file: {}", path.display());
+    }
+    if let Some(mode) = &server.operator {
+        crate::operator::log_startup(mode);
     }
     if let Err(e) = crate::monitor::start(&server).await {
         let port = opts.http_port.max(0);
@@ -374,6 +386,8 @@ fn reload_options(path: &Path) -> Result<Options, String> {
         _ => return Err(format!("can not reload {}", path.display())),
     };
     validate(&fresh)?;
+    let mut fresh = fresh;
+    crate::operator::expand(&mut fresh)?;
     Ok(fresh)
 }
 

@@ -68,6 +68,8 @@ pub struct Server {
     lame_duck: AtomicBool,
     shutdown_tx: watch::Sender<bool>,
     client_addr: Mutex<Option<SocketAddr>>,
+    /// JWT operator mode, when the configuration names operators.
+    pub operator: Option<Arc<crate::operator::OperatorMode>>,
     /// The system account's event publisher, once it has started.
     pub events: std::sync::OnceLock<Arc<crate::sysacc::Events>>,
     /// Set once JetStream has started (for any account).
@@ -75,7 +77,7 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(opts: Options) -> Arc<Server> {
+    pub fn new(opts: Options, operator: Option<Arc<crate::operator::OperatorMode>>) -> Arc<Server> {
         let id = server_info::new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         let cache = !opts.disable_sublist_cache;
@@ -124,6 +126,7 @@ impl Server {
             client_addr: Mutex::new(None),
             jetstream_enabled: std::sync::OnceLock::new(),
             events: std::sync::OnceLock::new(),
+            operator,
         })
     }
 

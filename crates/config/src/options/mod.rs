@@ -15,6 +15,7 @@ mod accounts;
 mod auth;
 pub(crate) mod convert;
 mod jetstream;
+mod operator;
 mod top;
 
 use std::fmt;
@@ -28,6 +29,7 @@ pub use accounts::{
     DEFAULT_RESPONSE_THRESHOLD,
 };
 pub use convert::parse_go_duration;
+pub use operator::{read_jwt, ResolverConfig, DEFAULT_RESOLVER_INTERVAL};
 
 /// nats-server's defaults (server/const.go), named with their units.
 pub const DEFAULT_HOST: &str = "0.0.0.0";
@@ -236,6 +238,13 @@ pub struct Options {
     pub no_system_account: bool,
     /// The `accounts` block; users bound to an account carry its name.
     pub accounts: Vec<AccountConfig>,
+    /// Operator JWTs (`operator`), read from files when given as paths.
+    pub operators: Vec<String>,
+    /// `trusted_keys`: operator public keys trusted without an operator JWT.
+    pub trusted_keys: Vec<String>,
+    pub resolver: Option<ResolverConfig>,
+    /// `resolver_preload`: account public key and JWT, in file order.
+    pub resolver_preload: Vec<(String, String)>,
     /// Blocks and keys that nats-server accepts and Natrium recognises but does not implement
     /// yet (cluster, gateway, leafnodes, websocket, mqtt, tls, mappings, operator, resolver, ...),
     /// each with its position (line 0 for command-line flags). The server refuses to start
@@ -321,6 +330,10 @@ impl Options {
             system_account: None,
             no_system_account: false,
             accounts: Vec::new(),
+            operators: Vec::new(),
+            trusted_keys: Vec::new(),
+            resolver: None,
+            resolver_preload: Vec::new(),
             unsupported: Vec::new(),
             config_warnings: Vec::new(),
         }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::convert::{go_duration_string, parse_go_duration, parse_listen, Loader};
-use super::{accounts, auth, jetstream, Options};
+use super::{accounts, auth, jetstream, operator, Options};
 use crate::conf::Spanned;
 
 /// Top-level keys nats-server accepts that Natrium does not implement yet.
@@ -25,20 +25,12 @@ const UNSUPPORTED: &[&str] = &[
     "ocsp",
     "allow_non_tls",
     "write_timeout",
-    "operator",
-    "operators",
     "roots",
     "root",
     "root_operators",
     "root_operator",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
     "resolver_tls",
-    "resolver_preload",
     "resolver_pinned_accounts",
-    "trusted",
-    "trusted_keys",
     "websocket",
     "ws",
     "mqtt",
@@ -66,6 +58,14 @@ pub(super) fn apply_entry(o: &mut Options, ld: &mut Loader, key: &str, v: &Spann
     match lower.as_str() {
         "authorization" => auth::apply_authorization(o, ld, v),
         "accounts" => accounts::apply_accounts(o, ld, v),
+        "operator" | "operators" | "root" | "roots" | "root_operator" | "root_operators" => {
+            operator::apply_operator(o, ld, v)
+        }
+        "trusted" | "trusted_keys" => operator::apply_trusted(o, ld, v),
+        "resolver" | "account_resolver" | "accounts_resolver" => {
+            operator::apply_resolver(o, ld, key, v)
+        }
+        "resolver_preload" => operator::apply_preload(o, ld, v),
         "no_auth_user" => o.no_auth_user = ld.string(v),
         "system_account" | "system" => match &v.value {
             crate::conf::Value::String(s) => o.system_account = Some(s.clone()),
