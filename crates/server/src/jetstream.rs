@@ -84,51 +84,70 @@ pub fn start(server: &Arc<Server>, opts: &Options) -> Result<(), String> {
         } else {
             acc.jetstream_enabled()
         };
-        if !enabled {
-            if server.system_account.as_deref() != Some(acc.name.as_str()) {
-                refuse_api(server, &acc)?;
-            }
-            continue;
+        if let Some(js) = enable_account(server, &acc, enabled, opts)? {
+            all.push(js);
         }
-        let limits = acc
-            .jetstream_limits
-            .as_ref()
-            .map(|l| AccountLimits {
-                max_memory: l.max_memory,
-                max_storage: l.max_store,
-                max_streams: l.max_streams,
-                max_consumers: l.max_consumers,
-                max_ack_pending: l.max_ack_pending,
-                max_bytes_required: l.max_bytes_required,
-                ..AccountLimits::default()
-            })
-            .unwrap_or_default();
-        let cfg = Config {
-            store_dir: dir.clone(),
-            account: acc.name.clone(),
-            limits,
-            max_memory: opts.jetstream_max_memory,
-            max_store: opts.jetstream_max_store,
-            sync,
-            domain: opts.jetstream_domain.clone(),
-            server_name: server.name.clone(),
-            max_request_batch: i64::from(opts.jetstream_request_batch_max),
-        };
-        let outlet = Arc::new(ServerOutlet::new(server, acc.clone()));
-        let js = JetStream::start(cfg, outlet).map_err(|e| format!("account {}: {e}", acc.name))?;
-        let n = js.streams().len();
-        if n > 0 {
-            info!("  Recovered {n} stream(s) in account {}", acc.name);
-        }
-        let _ = acc.jetstream.set(js.clone());
-        all.push(js);
     }
     info!("Took {:?} to start JetStream", started.elapsed());
-    server
-        .monitor
-        .set_jetstream(Arc::new(JsMonitor::new(all, &dir, opts)));
+    let monitor = Arc::new(JsMonitor::new(all, &dir, opts));
+    let _ = server.js_monitor.set(monitor.clone());
+    server.monitor.set_jetstream(monitor);
     let _ = server.jetstream_enabled.set(());
     Ok(())
+}
+
+/// Starts `acc`'s JetStream when `enabled` (recovering its streams), or makes its API
+/// answer "not enabled for account". Also used for accounts pushed after start.
+pub fn enable_account(
+    server: &Arc<Server>,
+    acc: &Arc<crate::account::Account>,
+    enabled: bool,
+    opts: &Options,
+) -> Result<Option<Arc<JetStream>>, String> {
+    if !enabled {
+        if server.system_account.as_deref() != Some(acc.name.as_str()) {
+            refuse_api(server, acc)?;
+        }
+        return Ok(None);
+    }
+    let limits = acc
+        .jetstream_limits
+        .as_ref()
+        .map(|l| AccountLimits {
+            max_memory: l.max_memory,
+            max_storage: l.max_store,
+            max_streams: l.max_streams,
+            max_consumers: l.max_consumers,
+            max_ack_pending: l.max_ack_pending,
+            max_bytes_required: l.max_bytes_required,
+            ..AccountLimits::default()
+        })
+        .unwrap_or_default();
+    let cfg = Config {
+        store_dir: store_dir(opts),
+        account: acc.name.clone(),
+        limits,
+        max_memory: opts.jetstream_max_memory,
+        max_store: opts.jetstream_max_store,
+        sync: match opts.sync_interval {
+            SyncPolicy::Always => SyncMode::Always,
+            SyncPolicy::Interval(d) => SyncMode::Interval(d),
+        },
+        domain: opts.jetstream_domain.clone(),
+        server_name: server.name.clone(),
+        max_request_batch: i64::from(opts.jetstream_request_batch_max),
+    };
+    let outlet = Arc::new(ServerOutlet::new(server, acc.clone()));
+    let js = JetStream::start(cfg, outlet).map_err(|e| format!("account {}: {e}", acc.name))?;
+    let n = js.streams().len();
+    if n > 0 {
+        info!("  Recovered {n} stream(s) in account {}", acc.name);
+    }
+    let _ = acc.jetstream.set(js.clone());
+    if let Some(m) = server.js_monitor.get() {
+        m.add(js.clone());
+    }
+    Ok(Some(js))
 }
 
 /// Answers every JetStream API request in `acc` with nats-server's 503 "JetStream not
@@ -159,7 +178,7 @@ fn refuse_api(server: &Arc<Server>, acc: &Arc<crate::account::Account>) -> Resul
 
 /// JetStream's figures for `/jsz`, `/varz` and `/healthz`, over every account's JetStream.
 pub struct JsMonitor {
-    all: Vec<Arc<JetStream>>,
+    all: parking_lot::RwLock<Vec<Arc<JetStream>>>,
     store_dir: std::path::PathBuf,
     domain: Option<String>,
     max_memory: i64,
@@ -180,8 +199,18 @@ impl JsMonitor {
             strict: opts.jetstream_strict,
             store_dir: store_dir.to_path_buf(),
             domain: opts.jetstream_domain.clone(),
-            all,
+            all: parking_lot::RwLock::new(all),
         }
+    }
+
+    /// Every account's JetStream.
+    fn all(&self) -> Vec<Arc<JetStream>> {
+        self.all.read().clone()
+    }
+
+    /// Adds an account's JetStream started after the server.
+    pub fn add(&self, js: Arc<JetStream>) {
+        self.all.write().push(js);
     }
 
     fn config_json(&self) -> serde_json::Value {
@@ -209,9 +238,9 @@ impl JsMonitor {
     }
 
     fn stats(&self) -> JetStreamStats {
-        self.all.iter().map(|js| account_stats(js)).fold(
+        self.all().iter().map(|js| account_stats(js)).fold(
             JetStreamStats {
-                accounts: self.all.len(),
+                accounts: self.all().len(),
                 ..account_stats_zero()
             },
             |mut t, a| {
@@ -287,7 +316,7 @@ impl JetStreamMonitor for JsMonitor {
     fn jsz(&self, opts: &JszOptions) -> Result<JszReport, String> {
         let (mut messages, mut bytes, mut consumers, mut nstreams) = (0, 0, 0, 0);
         let mut account_details = Vec::new();
-        for js in &self.all {
+        for js in &self.all() {
             let streams = js.streams();
             nstreams += streams.len();
             let mut details = Vec::new();
@@ -323,7 +352,7 @@ impl JetStreamMonitor for JsMonitor {
             bytes,
             meta_cluster: None,
             account_details,
-            total: self.all.len(),
+            total: self.all().len(),
         })
     }
 
@@ -331,7 +360,7 @@ impl JetStreamMonitor for JsMonitor {
         let mut errors = Vec::new();
         let wanted =
             |js: &&Arc<JetStream>| opts.account.is_empty() || opts.account == js.cfg.account;
-        if !opts.account.is_empty() && !self.all.iter().any(|js| js.cfg.account == opts.account) {
+        if !opts.account.is_empty() && !self.all().iter().any(|js| js.cfg.account == opts.account) {
             let mut e = HealthzError::new(
                 "ACCOUNT",
                 format!("JetStream account '{}' could not be resolved", opts.account),
@@ -340,7 +369,7 @@ impl JetStreamMonitor for JsMonitor {
             errors.push(e);
             return errors;
         }
-        for js in self.all.iter().filter(wanted) {
+        for js in self.all().iter().filter(wanted) {
             let acc = &js.cfg.account;
             for s in js.streams() {
                 if !opts.stream.is_empty() && opts.stream != s.name {
@@ -398,7 +427,7 @@ impl JetStreamMonitor for JsMonitor {
         let now_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i64);
-        for js in &self.all {
+        for js in &self.all() {
             let mut acc = AccountMetrics {
                 name: js.cfg.account.clone(),
                 id: js.cfg.account.clone(),

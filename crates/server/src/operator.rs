@@ -269,3 +269,136 @@ fn read_dir(dir: &Path) -> Result<Vec<String>, String> {
     }
     Ok(out)
 }
+
+/// Applies an account JWT pushed with `$SYS.REQ.CLAIMS.UPDATE` (or the account-scoped
+/// form, which names the account it expects). Stores it (full resolver), then updates the
+/// live account (its clients re-check their credentials, so revocations and expiry take
+/// effect) or creates it with its imports and JetStream. Returns the account key, or the
+/// account (`n/a` when unknown) and nats-server's error description.
+pub fn update_claims(
+    server: &Arc<crate::server::Server>,
+    mode: &OperatorMode,
+    body: &[u8],
+    expected: Option<&str>,
+) -> Result<String, (String, String)> {
+    let who = || expected.unwrap_or("n/a").to_string();
+    let text = std::str::from_utf8(body).unwrap_or("").trim();
+    if text.is_empty() {
+        return Err((who(), "jwt update error - request body is empty".into()));
+    }
+    let acc = AccountJwt::verify(text, &mode.trust)
+        .map_err(|e| (who(), format!("jwt update resulted in error - {e}")))?;
+    let key = acc.claims.sub.clone();
+    if expected.is_some_and(|e| e != key) {
+        return Err((
+            who(),
+            "jwt update resulted in error - subject does not match jwt content".into(),
+        ));
+    }
+    match &mode.resolver {
+        ResolverConfig::Full { dir, .. } => {
+            write_jwt(dir, &key, text).map_err(|e| (key.clone(), e))?;
+        }
+        ResolverConfig::Memory => {
+            // A memory resolver only updates accounts it already has.
+            if !mode.accounts.read().contains_key(&key) {
+                return Ok(key);
+            }
+        }
+    }
+    let acc = Arc::new(acc);
+    let existed = mode
+        .accounts
+        .write()
+        .insert(key.clone(), acc.clone())
+        .is_some();
+    debug!("jwt updated - {key}");
+    if existed {
+        server.reauth_account(&key);
+        return Ok(key);
+    }
+    let (account, _) = server.add_account(account_config(&acc));
+    if server.jetstream_enabled.get().is_some() {
+        let opts = server.options();
+        crate::jetstream::enable_account(server, &account, acc.jetstream_enabled(), &opts)
+            .map_err(|e| (key.clone(), e))?;
+    }
+    Ok(key)
+}
+
+/// The stored JWT of `account`, if any.
+pub fn lookup(mode: &OperatorMode, account: &str) -> Option<String> {
+    mode.accounts.read().get(account).map(|a| a.raw.clone())
+}
+
+/// Every account key the resolver holds, sorted.
+pub fn list(mode: &OperatorMode) -> Vec<String> {
+    let mut keys: Vec<String> = mode.accounts.read().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+/// `$SYS.REQ.CLAIMS.DELETE`: a JWT by a trusted operator key (`iss` == `sub`) listing
+/// `nats.accounts`. The files are renamed `.jwt.deleted` (removed with `hard_delete`) and
+/// the accounts' clients lose their login. Returns how many accounts were deleted.
+pub fn delete_claims(
+    server: &crate::server::Server,
+    mode: &OperatorMode,
+    body: &[u8],
+) -> Result<usize, String> {
+    let ResolverConfig::Full {
+        dir,
+        allow_delete,
+        hard_delete,
+        ..
+    } = &mode.resolver
+    else {
+        return Err("delete must be enabled in server config".into());
+    };
+    let text = std::str::from_utf8(body).unwrap_or("").trim();
+    let claims = crate::jwt::decode(text).map_err(|_| "malformed request".to_string())?;
+    let fail = |why: &str| format!("delete accounts request by {} failed - {why}", claims.iss);
+    if !allow_delete {
+        return Err(fail("delete must be enabled in server config"));
+    }
+    if claims.iss != claims.sub {
+        return Err(fail("not self signed"));
+    }
+    if !mode.trust.trusts(&claims.iss) {
+        return Err(fail("not trusted"));
+    }
+    let accounts: Vec<String> = claims
+        .nats
+        .get("accounts")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(serde_json::Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .ok_or_else(|| fail("malformed request"))?;
+    if accounts
+        .iter()
+        .any(|a| server.system_account.as_deref() == Some(a.as_str()))
+    {
+        return Err(fail("not allowed to delete system account"));
+    }
+    let mut deleted = 0;
+    for key in &accounts {
+        let path = dir.join(format!("{key}.jwt"));
+        let gone = if *hard_delete {
+            std::fs::remove_file(&path)
+        } else {
+            std::fs::rename(&path, dir.join(format!("{key}.jwt.deleted")))
+        };
+        if gone.is_ok() {
+            deleted += 1;
+        }
+        if mode.accounts.write().remove(key).is_some() {
+            debug!("Disable account {key} due to remove");
+            server.reauth_account(key);
+        }
+    }
+    Ok(deleted)
+}

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use natrium_config::{ImportKind, Options};
+use natrium_config::{ExportKind, ImportKind, Options};
 use parking_lot::{Mutex, RwLock};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -22,7 +22,7 @@ use crate::auth::AuthConfig;
 use crate::outbound::{Client, CloseReason, Counters};
 use crate::router::{SubRef, Subscription};
 use crate::server_info::{self, Info};
-use crate::{debug, error, info};
+use crate::{debug, error, info, warn};
 
 /// Server-wide counters, for /varz and the logs.
 #[derive(Default)]
@@ -53,7 +53,10 @@ pub struct Server {
     /// `$G`: clients not bound to a configured account.
     pub global: Arc<Account>,
     /// Every account by name, `$G` and the system account included.
-    accounts: HashMap<String, Arc<Account>>,
+    accounts: RwLock<HashMap<String, Arc<Account>>>,
+    /// Each configured account's exports and imports (from the config file or its JWT),
+    /// for imports installed after start (accounts pushed to the full resolver).
+    account_configs: RwLock<HashMap<String, natrium_config::AccountConfig>>,
     /// The system account's name, unless `no_system_account`.
     pub system_account: Option<String>,
     /// Owner of the server's own subscriptions (imports); never has a socket.
@@ -72,6 +75,8 @@ pub struct Server {
     pub operator: Option<Arc<crate::operator::OperatorMode>>,
     /// The system account's event publisher, once it has started.
     pub events: std::sync::OnceLock<Arc<crate::sysacc::Events>>,
+    /// JetStream's monitoring provider, to add accounts started later.
+    pub js_monitor: std::sync::OnceLock<Arc<crate::jetstream::JsMonitor>>,
     /// Set once JetStream has started (for any account).
     pub jetstream_enabled: std::sync::OnceLock<()>,
 }
@@ -101,7 +106,14 @@ impl Server {
         };
         let addr = SocketAddr::from(([0, 0, 0, 0], 0));
         let internal_client = Arc::new(Client::new(crate::outlet::INTERNAL_CID, addr, usize::MAX));
-        install_imports(&opts, &accounts, &internal_client);
+        let configs: HashMap<_, _> = opts
+            .accounts
+            .iter()
+            .map(|a| (a.name.clone(), a.clone()))
+            .collect();
+        for a in &opts.accounts {
+            install_imports(a, &configs, &accounts, &internal_client);
+        }
         let auth = AuthConfig::from_options(&opts);
         let (shutdown_tx, _) = watch::channel(false);
         Arc::new(Server {
@@ -110,7 +122,8 @@ impl Server {
             opts: RwLock::new(Arc::new(opts)),
             auth: RwLock::new(Arc::new(auth)),
             global,
-            accounts,
+            accounts: RwLock::new(accounts),
+            account_configs: RwLock::new(configs),
             system_account,
             internal_client,
             clients: Mutex::new(HashMap::new()),
@@ -125,6 +138,7 @@ impl Server {
             shutdown_tx,
             client_addr: Mutex::new(None),
             jetstream_enabled: std::sync::OnceLock::new(),
+            js_monitor: std::sync::OnceLock::new(),
             events: std::sync::OnceLock::new(),
             operator,
         })
@@ -132,19 +146,64 @@ impl Server {
 
     /// The account named `name`, if it exists.
     pub fn account(&self, name: &str) -> Option<Arc<Account>> {
-        self.accounts.get(name).cloned()
+        self.accounts.read().get(name).cloned()
     }
 
     /// Every account, sorted by name.
     pub fn accounts(&self) -> Vec<Arc<Account>> {
-        let mut v: Vec<_> = self.accounts.values().cloned().collect();
+        let mut v: Vec<_> = self.accounts.read().values().cloned().collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
 
     /// Subscriptions in every account's index.
     pub fn num_subscriptions(&self) -> usize {
-        self.accounts.values().map(|a| a.sublist.count()).sum()
+        self.accounts
+            .read()
+            .values()
+            .map(|a| a.sublist.count())
+            .sum()
+    }
+
+    /// Adds an account after start (pushed to the full resolver): its imports, and other
+    /// accounts' imports that were waiting for it, are installed. Returns the account and
+    /// whether it is new.
+    pub fn add_account(&self, cfg: natrium_config::AccountConfig) -> (Arc<Account>, bool) {
+        if let Some(existing) = self.account(&cfg.name) {
+            return (existing, false);
+        }
+        let cache = !self.options().disable_sublist_cache;
+        let acc = Arc::new(Account::new(&cfg.name, cache, cfg.jetstream.clone()));
+        let mut accounts = self.accounts.write();
+        accounts.insert(cfg.name.clone(), acc.clone());
+        let mut configs = self.account_configs.write();
+        configs.insert(cfg.name.clone(), cfg.clone());
+        install_imports(&cfg, &configs, &accounts, &self.internal_client);
+        for other in configs.values().filter(|o| o.name != cfg.name) {
+            let waiting: Vec<_> = other
+                .imports
+                .iter()
+                .filter(|i| i.account == cfg.name)
+                .cloned()
+                .collect();
+            if !waiting.is_empty() {
+                let only = natrium_config::AccountConfig {
+                    imports: waiting,
+                    ..other.clone()
+                };
+                install_imports(&only, &configs, &accounts, &self.internal_client);
+            }
+        }
+        (acc, true)
+    }
+
+    /// Asks every client of account `name` to check its credentials again.
+    pub fn reauth_account(&self, name: &str) {
+        for c in self.all_clients() {
+            if c.meta.account() == name {
+                c.request_reauth();
+            }
+        }
     }
 
     pub fn options(&self) -> Arc<Options> {
@@ -394,80 +453,91 @@ impl Server {
     }
 }
 
-/// Places each import's forwarding subscription: stream imports in the exporter's index on
-/// the import subject, service imports in the importer's index on the local subject.
-/// The configuration loader has already checked that every import is authorized.
-fn install_imports(opts: &Options, accounts: &HashMap<String, Arc<Account>>, owner: &Arc<Client>) {
-    for a in &opts.accounts {
-        let Some(importer) = accounts.get(&a.name) else {
+/// Places each of `a`'s imports as a forwarding subscription: stream imports in the
+/// exporter's index on the import subject, service imports in the importer's index on the
+/// local subject. An import the exporter does not allow (JWT accounts are not checked by
+/// the config loader) is logged and left out; one whose exporter does not exist yet is
+/// installed when it arrives.
+fn install_imports(
+    a: &natrium_config::AccountConfig,
+    configs: &HashMap<String, natrium_config::AccountConfig>,
+    accounts: &HashMap<String, Arc<Account>>,
+    owner: &Arc<Client>,
+) {
+    let Some(importer) = accounts.get(&a.name) else {
+        return;
+    };
+    for imp in &a.imports {
+        let Some(exporter) = accounts.get(&imp.account) else {
             continue;
         };
-        for imp in &a.imports {
-            let Some(exporter) = accounts.get(&imp.account) else {
-                continue;
-            };
-            let (home, subject, forward) = match imp.kind {
-                ImportKind::Stream => (
-                    exporter,
-                    imp.subject.clone(),
-                    Forward::Stream {
-                        to: Arc::downgrade(importer),
-                        subject: imp.subject.clone(),
-                        local: imp.local.clone(),
+        let Some(export) = matching_export(configs.get(&imp.account), imp, &a.name) else {
+            warn!(
+                "Import of {:?} from account {} into {} is not authorized by an export",
+                imp.subject, imp.account, a.name
+            );
+            continue;
+        };
+        let (home, subject, forward) = match (imp.kind, export.kind) {
+            (ImportKind::Stream, _) => (
+                exporter,
+                imp.subject.clone(),
+                Forward::Stream {
+                    to: Arc::downgrade(importer),
+                    subject: imp.subject.clone(),
+                    local: imp.local.clone(),
+                },
+            ),
+            (ImportKind::Service, kind) => {
+                let local = imp.local.clone().unwrap_or_else(|| imp.subject.clone());
+                let (response, threshold) = match kind {
+                    ExportKind::Service {
+                        response,
+                        threshold,
+                    } => (response, threshold),
+                    ExportKind::Stream => (
+                        natrium_config::ResponseType::Singleton,
+                        natrium_config::DEFAULT_RESPONSE_THRESHOLD,
+                    ),
+                };
+                (
+                    importer,
+                    local.clone(),
+                    Forward::Service {
+                        from: Arc::downgrade(importer),
+                        to: Arc::downgrade(exporter),
+                        local,
+                        remote: imp.subject.clone(),
+                        response,
+                        threshold,
                     },
-                ),
-                ImportKind::Service => {
-                    let local = imp.local.clone().unwrap_or_else(|| imp.subject.clone());
-                    let (response, threshold) = service_export_terms(opts, imp);
-                    (
-                        importer,
-                        local.clone(),
-                        Forward::Service {
-                            from: Arc::downgrade(importer),
-                            to: Arc::downgrade(exporter),
-                            local,
-                            remote: imp.subject.clone(),
-                            response,
-                            threshold,
-                        },
-                    )
-                }
-            };
-            let sub = SubRef(Arc::new(Subscription::forwarding(
-                owner.clone(),
-                &subject,
-                forward,
-            )));
-            if let Err(e) = home.sublist.insert(&subject, None, sub) {
-                error!(
-                    "Error adding import of {subject:?} into account {}: {e}",
-                    a.name
-                );
+                )
             }
+        };
+        let sub = SubRef(Arc::new(Subscription::forwarding(
+            owner.clone(),
+            &subject,
+            forward,
+        )));
+        if let Err(e) = home.sublist.insert(&subject, None, sub) {
+            error!(
+                "Error adding import of {subject:?} into account {}: {e}",
+                a.name
+            );
         }
     }
 }
 
-/// The response type and threshold of the service export an import matches.
-fn service_export_terms(
-    opts: &Options,
+/// The export of `exporter` that allows `imp` into account `importer`.
+fn matching_export<'a>(
+    exporter: Option<&'a natrium_config::AccountConfig>,
     imp: &natrium_config::Import,
-) -> (natrium_config::ResponseType, Duration) {
-    opts.accounts
-        .iter()
-        .filter(|a| a.name == imp.account)
-        .flat_map(|a| a.exports.iter())
-        .find_map(|e| match e.kind {
-            natrium_config::ExportKind::Service {
-                response,
-                threshold,
-            } if natrium_sublist::subject_is_subset(&imp.subject, &e.subject) => {
-                Some((response, threshold))
-            }
-            _ => None,
-        })
-        .unwrap_or((
-            natrium_config::ResponseType::Singleton,
-            natrium_config::DEFAULT_RESPONSE_THRESHOLD,
-        ))
+    importer: &str,
+) -> Option<&'a natrium_config::Export> {
+    exporter?.exports.iter().find(|e| {
+        let is_service = matches!(e.kind, ExportKind::Service { .. });
+        is_service == (imp.kind == ImportKind::Service)
+            && natrium_sublist::subject_is_subset(&imp.subject, &e.subject)
+            && (e.accounts.is_empty() || e.accounts.iter().any(|x| x == importer))
+    })
 }

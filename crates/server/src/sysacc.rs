@@ -59,12 +59,22 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
             }
         }
     });
-    let subjects = [
+    let mut subjects = vec![
         "$SYS.REQ.SERVER.PING".to_string(),
         "$SYS.REQ.SERVER.PING.*".to_string(),
         format!("$SYS.REQ.SERVER.{}.*", server.id),
         "$SYS.REQ.ACCOUNT.*.*".to_string(),
     ];
+    if let Some(mode) = &server.operator {
+        subjects.push("$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE".into());
+        subjects.push("$SYS.ACCOUNT.*.CLAIMS.UPDATE".into());
+        if matches!(mode.resolver, natrium_config::ResolverConfig::Full { .. }) {
+            for s in ["UPDATE", "LIST", "DELETE"] {
+                subjects.push(format!("$SYS.REQ.CLAIMS.{s}"));
+            }
+            subjects.push("$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP".into());
+        }
+    }
     for subject in subjects {
         let weak = Arc::downgrade(server);
         let out = Arc::downgrade(&outlet);
@@ -93,7 +103,11 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
 }
 
 /// The response to one request, or `None` when this server does not answer it.
-fn answer(server: &Server, subject: &str, body: &[u8], seq: &AtomicU64) -> Option<Vec<u8>> {
+fn answer(server: &Arc<Server>, subject: &str, body: &[u8], seq: &AtomicU64) -> Option<Vec<u8>> {
+    let tokens: Vec<&str> = subject.split('.').collect();
+    if tokens.contains(&"CLAIMS") {
+        return claims(server, &tokens, body, seq);
+    }
     let opts: Map<String, Value> = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
@@ -146,6 +160,65 @@ fn answer(server: &Server, subject: &str, body: &[u8], seq: &AtomicU64) -> Optio
                 None => return None,
             })
         }
+        _ => None,
+    }
+}
+
+/// The resolver's requests (operator mode): update, lookup, list, delete.
+fn claims(server: &Arc<Server>, tokens: &[&str], body: &[u8], seq: &AtomicU64) -> Option<Vec<u8>> {
+    use crate::operator;
+    let mode = server.operator.as_ref()?;
+    let with = |key: &str, v: Value| {
+        let mut m = Map::new();
+        m.insert("server".into(), server_info(server, seq));
+        m.insert(key.into(), v);
+        serde_json::to_vec(&Value::Object(m)).ok()
+    };
+    let update =
+        |expected: Option<&str>| match operator::update_claims(server, mode, body, expected) {
+            Ok(account) => {
+                let known = mode.accounts.read().contains_key(&account);
+                let message = if known {
+                    "jwt updated"
+                } else {
+                    "jwt update skipped"
+                };
+                with(
+                    "data",
+                    json!({ "account": account, "code": 200, "message": message }),
+                )
+            }
+            Err((account, description)) => {
+                crate::error!("{description}");
+                with(
+                    "error",
+                    json!({ "account": account, "code": 500, "description": description }),
+                )
+            }
+        };
+    match tokens {
+        ["$SYS", "REQ", "CLAIMS", "UPDATE"] => update(None),
+        ["$SYS", "REQ", "ACCOUNT", acc, "CLAIMS", "UPDATE"]
+        | ["$SYS", "ACCOUNT", acc, "CLAIMS", "UPDATE"] => update(Some(acc)),
+        ["$SYS", "REQ", "ACCOUNT", acc, "CLAIMS", "LOOKUP"] => {
+            Some(operator::lookup(mode, acc).unwrap_or_default().into_bytes())
+        }
+        ["$SYS", "REQ", "CLAIMS", "LIST"] => {
+            // nats-server answers with a map: "data" sorts before "server".
+            let ids = operator::list(mode);
+            crate::debug!("list request responded with {} account ids", ids.len());
+            let mut m = Map::new();
+            m.insert("data".into(), ids.into());
+            m.insert("server".into(), server_info(server, seq));
+            serde_json::to_vec(&Value::Object(m)).ok()
+        }
+        ["$SYS", "REQ", "CLAIMS", "DELETE"] => match operator::delete_claims(server, mode, body) {
+            Ok(n) => with(
+                "data",
+                json!({ "code": 200, "message": format!("deleted {n} accounts") }),
+            ),
+            Err(description) => with("error", json!({ "code": 500, "description": description })),
+        },
         _ => None,
     }
 }

@@ -342,3 +342,146 @@ async fn jetstream_follows_the_account_jwt() {
     let ib = info(b.clone()).await;
     assert_eq!(ib["error"]["err_code"], 10039, "{ib}");
 }
+
+/// Full resolver: accounts pushed at run time over `$SYS.REQ.CLAIMS.UPDATE`, listed,
+/// looked up, updated (revoking a user closes its connection), kept across a restart,
+/// and deleted.
+#[tokio::test]
+async fn full_resolver_takes_accounts_at_run_time() {
+    let op = KeyPair::new_operator();
+    let sys = KeyPair::new_account();
+    let op_jwt = sign(
+        &op,
+        json!({"sub": op.public_key(), "name": "OP", "nats": {"type": "operator", "version": 2, "system_account": sys.public_key()}}),
+    );
+    let sys_jwt = account(&op, &sys, "SYS", json!({}));
+    let dir = common::temp_dir("jwt-resolver");
+    let config = format!(
+        "operator: {op_jwt}\njetstream {{ store_dir: js }}\nresolver: {{ type: full, dir: {:?}, allow_delete: true }}\nresolver_preload: {{ {}: {sys_jwt} }}\n",
+        dir.join("jwt").display().to_string(),
+        sys.public_key()
+    );
+    let s = TestServer::with_config(&config, &[]);
+    let admin_user = KeyPair::new_user();
+    let admin_creds = creds(&user(&sys, &admin_user, json!({})), &admin_user);
+    let admin = ConnectOptions::with_credentials(&admin_creds)
+        .unwrap()
+        .connect(s.url())
+        .await
+        .unwrap();
+    let ask = |subject: &'static str, body: String| {
+        let admin = admin.clone();
+        async move {
+            let m = admin.request(subject, body.into()).await.unwrap();
+            m.payload
+        }
+    };
+
+    // A new account, with JetStream.
+    let x = KeyPair::new_account();
+    let x_jwt = account(
+        &op,
+        &x,
+        "X",
+        json!({"limits": {"mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1}}),
+    );
+    let r: Value =
+        serde_json::from_slice(&ask("$SYS.REQ.CLAIMS.UPDATE", x_jwt.clone()).await).unwrap();
+    assert_eq!(r["data"]["message"], "jwt updated", "{r}");
+    assert_eq!(r["data"]["account"], x.public_key().as_str());
+    let bad: Value =
+        serde_json::from_slice(&ask("$SYS.REQ.CLAIMS.UPDATE", "garbage".into()).await).unwrap();
+    assert_eq!(bad["error"]["code"], 500, "{bad}");
+
+    let xu = KeyPair::new_user();
+    let x_creds = creds(&user(&x, &xu, json!({})), &xu);
+    let xc = ConnectOptions::with_credentials(&x_creds)
+        .unwrap()
+        .connect(s.url())
+        .await
+        .unwrap();
+    let info = xc.request("$JS.API.INFO", "".into()).await.unwrap();
+    let v: Value = serde_json::from_slice(&info.payload).unwrap();
+    assert!(v.get("error").is_none(), "{v}");
+
+    let list: Value =
+        serde_json::from_slice(&ask("$SYS.REQ.CLAIMS.LIST", String::new()).await).unwrap();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(ids.contains(&x.public_key().as_str()), "{list}");
+    let subject: &'static str =
+        Box::leak(format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.LOOKUP", x.public_key()).into_boxed_str());
+    assert_eq!(ask(subject, String::new()).await, x_jwt.as_bytes());
+
+    // Revoke the user: its live connection is closed.
+    let mut revocations = json!({});
+    revocations[xu.public_key()] = now().into();
+    let revoking = account(
+        &op,
+        &x,
+        "X",
+        json!({"revocations": revocations, "limits": {"mem_storage": -1, "disk_storage": -1}}),
+    );
+    let (mut raw, info) = Raw::connect(&s.addr()).await;
+    let nonce = info
+        .split("\"nonce\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let sig = URL_SAFE_NO_PAD.encode(xu.sign(nonce.as_bytes()).unwrap());
+    let xu_jwt = user(&x, &xu, json!({}));
+    raw.send(&format!(
+        "CONNECT {{\"verbose\":false,\"jwt\":\"{xu_jwt}\",\"sig\":\"{sig}\"}}\r\nPING\r\n"
+    ))
+    .await;
+    raw.expect("PONG").await;
+    let r: Value = serde_json::from_slice(&ask("$SYS.REQ.CLAIMS.UPDATE", revoking).await).unwrap();
+    assert_eq!(r["data"]["message"], "jwt updated", "{r}");
+    raw.expect("-ERR 'User Authentication Revoked'").await;
+    assert!(raw.closed().await);
+    drop((xc, admin));
+    drop(s);
+
+    // The pushed account survives a restart (the resolver directory is the server's).
+    let s2 = TestServer::with_config(&config, &[]);
+    let y = KeyPair::new_user();
+    let y_creds = creds(&user(&x, &y, json!({})), &y);
+    ConnectOptions::with_credentials(&y_creds)
+        .unwrap()
+        .connect(s2.url())
+        .await
+        .unwrap();
+
+    // Delete it with an operator-signed request.
+    let admin = ConnectOptions::with_credentials(&admin_creds)
+        .unwrap()
+        .connect(s2.url())
+        .await
+        .unwrap();
+    let del = sign(
+        &op,
+        json!({"sub": op.public_key(), "nats": {"type": "generic", "version": 2, "accounts": [x.public_key()]}}),
+    );
+    let m = admin
+        .request("$SYS.REQ.CLAIMS.DELETE", del.into())
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&m.payload).unwrap();
+    assert_eq!(v["data"]["message"], "deleted 1 accounts", "{v}");
+    assert!(ConnectOptions::with_credentials(&y_creds)
+        .unwrap()
+        .connect(s2.url())
+        .await
+        .is_err());
+    assert!(dir
+        .join("jwt")
+        .join(format!("{}.jwt.deleted", x.public_key()))
+        .exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
