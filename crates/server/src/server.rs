@@ -114,6 +114,11 @@ impl Server {
         for a in &opts.accounts {
             install_imports(a, &configs, &accounts, &internal_client);
         }
+        if let Some(sys) = system_account.as_ref().and_then(|n| accounts.get(n)) {
+            for acc in accounts.values().filter(|a| a.name != sys.name) {
+                install_system_imports(acc, sys, &internal_client);
+            }
+        }
         let auth = AuthConfig::from_options(&opts);
         let (shutdown_tx, _) = watch::channel(false);
         Arc::new(Server {
@@ -179,6 +184,9 @@ impl Server {
         let mut configs = self.account_configs.write();
         configs.insert(cfg.name.clone(), cfg.clone());
         install_imports(&cfg, &configs, &accounts, &self.internal_client);
+        if let Some(sys) = self.system_account.as_ref().and_then(|n| accounts.get(n)) {
+            install_system_imports(&acc, sys, &self.internal_client);
+        }
         for other in configs.values().filter(|o| o.name != cfg.name) {
             let waiting: Vec<_> = other
                 .imports
@@ -524,6 +532,45 @@ fn install_imports(
                 "Error adding import of {subject:?} into account {}: {e}",
                 a.name
             );
+        }
+    }
+}
+
+/// The system requests every account may make about itself, as nats-server imports them
+/// from the system account: `$SYS.REQ.ACCOUNT.PING.CONNZ|STATZ` and
+/// `$SYS.REQ.SERVER.PING.CONNZ`, answered with that account's data only.
+fn install_system_imports(acc: &Arc<Account>, sys: &Arc<Account>, owner: &Arc<Client>) {
+    let name = &acc.name;
+    let pairs = [
+        (
+            "$SYS.REQ.ACCOUNT.PING.CONNZ",
+            format!("$SYS.REQ.ACCOUNT.{name}.CONNZ"),
+        ),
+        (
+            "$SYS.REQ.ACCOUNT.PING.STATZ",
+            format!("$SYS.REQ.ACCOUNT.{name}.STATZ"),
+        ),
+        (
+            "$SYS.REQ.SERVER.PING.CONNZ",
+            format!("$SYS.REQ.ACCOUNT.{name}.CONNZ"),
+        ),
+    ];
+    for (local, remote) in pairs {
+        let forward = Forward::Service {
+            from: Arc::downgrade(acc),
+            to: Arc::downgrade(sys),
+            local: local.to_string(),
+            remote,
+            response: natrium_config::ResponseType::Singleton,
+            threshold: natrium_config::DEFAULT_RESPONSE_THRESHOLD,
+        };
+        let sub = SubRef(Arc::new(Subscription::forwarding(
+            owner.clone(),
+            local,
+            forward,
+        )));
+        if let Err(e) = acc.sublist.insert(local, None, sub) {
+            error!("Error adding system import {local:?} into account {name}: {e}");
         }
     }
 }

@@ -96,12 +96,20 @@ async fn server_ping_and_monitoring_requests() {
     let bad = ask(&sys, "$SYS.REQ.SERVER.PING.VARZ", "{").await.unwrap();
     assert_eq!(bad["error"]["code"], 400);
 
-    // Only the system account sees these subjects.
+    // Only the system account sees these subjects...
     let err = a
         .request("$SYS.REQ.SERVER.PING", "".into())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
+    // ...except what every account may ask about itself.
+    let own = ask(&a, "$SYS.REQ.ACCOUNT.PING.CONNZ", "").await.unwrap();
+    let conns = own["data"]["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 1, "{own}");
+    let own = ask(&a, "$SYS.REQ.SERVER.PING.CONNZ", "").await.unwrap();
+    assert_eq!(own["data"]["num_connections"], 1, "{own}");
+    let statz = ask(&a, "$SYS.REQ.ACCOUNT.PING.STATZ", "").await.unwrap();
+    assert_eq!(statz["data"]["account_statz"][0]["acc"], "A", "{statz}");
 }
 
 #[tokio::test]
