@@ -17,6 +17,7 @@ pub use flags::{parse_args, Command, FlagError};
 
 pub use options::{
     AccountConfig, AccountJetStream, ConfigError, Diagnostic, Export, ExportKind, Import,
-    ImportKind, NkeyUser, Options, Permissions, ResolverConfig, ResponsePermission, ResponseType,
-    SubjectPermission, SyncPolicy, User, DEFAULT_RESPONSE_THRESHOLD,
+    ImportKind, MapDestination, Mapping, NkeyUser, Options, Permissions, ResolverConfig,
+    ResponsePermission, ResponseType, SubjectPermission, SyncPolicy, User,
+    DEFAULT_RESPONSE_THRESHOLD,
 };

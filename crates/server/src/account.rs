@@ -48,6 +48,8 @@ pub struct Account {
     pub connections: AtomicU64,
     /// JetStream limits from the account's `jetstream` key, if it has one.
     pub jetstream_limits: Option<AccountJetStream>,
+    /// Subject mappings applied to what the account's clients publish, first match wins.
+    pub mappings: Vec<natrium_sublist::WeightedMapping>,
     /// This account's JetStream, when it is enabled for it.
     pub jetstream: OnceLock<Arc<natrium_jetstream::JetStream>>,
     /// `_R_.<random>.`: replies of requests that reached this account through a service
@@ -116,10 +118,25 @@ impl Account {
             stats: Counters::default(),
             connections: AtomicU64::new(0),
             jetstream_limits,
+            mappings: Vec::new(),
             jetstream: OnceLock::new(),
             response_prefix: format!("{RESPONSE_PREFIX}{}.", random_token(6)),
             responses: Mutex::new(Responses::default()),
         }
+    }
+
+    /// The subject a publish to `subject` goes to after the account's mappings; `None`
+    /// when a weighted mapping drops it.
+    pub fn map_subject<'a>(&self, subject: &'a str) -> Option<std::borrow::Cow<'a, str>> {
+        use natrium_sublist::Choice;
+        for m in &self.mappings {
+            match m.choose(subject, rand::random_range(0..100)) {
+                Choice::NoMatch => continue,
+                Choice::Mapped(s) => return Some(std::borrow::Cow::Owned(s)),
+                Choice::Dropped => return None,
+            }
+        }
+        Some(std::borrow::Cow::Borrowed(subject))
     }
 
     /// True when this account's configuration enables JetStream for it.

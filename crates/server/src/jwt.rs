@@ -308,6 +308,39 @@ impl AccountJwt {
             .collect()
     }
 
+    /// `nats.mappings`: source → `[{subject, weight, cluster}]`.
+    pub fn mappings(&self) -> Vec<natrium_config::Mapping> {
+        let Some(Value::Object(map)) = self.claims.nats.get("mappings") else {
+            return Vec::new();
+        };
+        map.iter()
+            .map(|(source, dests)| natrium_config::Mapping {
+                source: source.clone(),
+                destinations: dests
+                    .as_array()
+                    .map(|list| {
+                        list.iter()
+                            .filter_map(|d| {
+                                Some(natrium_config::MapDestination {
+                                    subject: d.get("subject")?.as_str()?.to_string(),
+                                    weight: d
+                                        .get("weight")
+                                        .and_then(Value::as_u64)
+                                        .map_or(100, |w| w.min(100) as u8),
+                                    cluster: d
+                                        .get("cluster")
+                                        .and_then(Value::as_str)
+                                        .filter(|c| !c.is_empty())
+                                        .map(str::to_string),
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
     /// Imports as the config file would state them.
     pub fn imports(&self) -> Vec<natrium_config::Import> {
         let Some(Value::Array(list)) = self.claims.nats.get("imports") else {

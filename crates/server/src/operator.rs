@@ -113,6 +113,7 @@ pub fn account_config(a: &AccountJwt) -> AccountConfig {
         name: a.claims.sub.clone(),
         exports: a.exports(),
         imports: a.imports(),
+        mappings: a.mappings(),
         jetstream: a.jetstream_enabled().then_some(AccountJetStream {
             enabled: true,
             max_memory: l.mem_storage,

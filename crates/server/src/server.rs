@@ -86,10 +86,13 @@ impl Server {
         let id = server_info::new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         let cache = !opts.disable_sublist_cache;
-        let global = Arc::new(Account::new(GLOBAL_ACCOUNT, cache, None));
+        let mut global = Account::new(GLOBAL_ACCOUNT, cache, None);
+        global.mappings = compile_mappings(&opts.mappings);
+        let global = Arc::new(global);
         let mut accounts = HashMap::from([(GLOBAL_ACCOUNT.to_string(), global.clone())]);
         for a in &opts.accounts {
-            let acc = Account::new(&a.name, cache, a.jetstream.clone());
+            let mut acc = Account::new(&a.name, cache, a.jetstream.clone());
+            acc.mappings = compile_mappings(&a.mappings);
             accounts.insert(a.name.clone(), Arc::new(acc));
         }
         let system_account = if opts.no_system_account {
@@ -178,7 +181,9 @@ impl Server {
             return (existing, false);
         }
         let cache = !self.options().disable_sublist_cache;
-        let acc = Arc::new(Account::new(&cfg.name, cache, cfg.jetstream.clone()));
+        let mut acc = Account::new(&cfg.name, cache, cfg.jetstream.clone());
+        acc.mappings = compile_mappings(&cfg.mappings);
+        let acc = Arc::new(acc);
         let mut accounts = self.accounts.write();
         accounts.insert(cfg.name.clone(), acc.clone());
         let mut configs = self.account_configs.write();
@@ -534,6 +539,19 @@ fn install_imports(
             );
         }
     }
+}
+
+/// Mappings as the router applies them (the config loader has validated them).
+fn compile_mappings(list: &[natrium_config::Mapping]) -> Vec<natrium_sublist::WeightedMapping> {
+    list.iter()
+        .filter_map(|m| match m.compile() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                error!("Error adding mapping for {:?} : {e}", m.source);
+                None
+            }
+        })
+        .collect()
 }
 
 /// The system requests every account may make about itself, as nats-server imports them

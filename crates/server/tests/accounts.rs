@@ -343,3 +343,55 @@ async fn monitoring_reports_accounts() {
     assert!(subs.iter().all(|x| x["account"] == "A"), "{subsz}");
     assert!(subs.iter().any(|x| x["subject"] == "x"), "{subsz}");
 }
+
+#[tokio::test]
+async fn subject_mappings_rewrite_what_clients_publish() {
+    let s = TestServer::with_config(
+        r#"
+        mappings: {
+          "req.*": "svc.$1"
+          "split": [{destination: "left", weight: 50%}, {destination: "right", weight: 50%}]
+          "part.*": "part.{{partition(3,1)}}.$1"
+        }
+        accounts { A: { users: [{user: a, password: a}], mappings: { "in": "a.in" } } }
+        authorization { users: [{user: g, password: g}] }
+        "#,
+        &[],
+    );
+    let g = connect(&s, "g").await;
+    let a = connect(&s, "a").await;
+    let mut svc = g.subscribe("svc.*").await.unwrap();
+    let mut left = g.subscribe("left").await.unwrap();
+    let mut right = g.subscribe("right").await.unwrap();
+    let mut parts = g.subscribe("part.*.*").await.unwrap();
+    let mut a_in = a.subscribe("a.in").await.unwrap();
+    sync(&g).await;
+    sync(&a).await;
+    g.publish("req.x", "1".into()).await.unwrap();
+    for _ in 0..200 {
+        g.publish("split", "".into()).await.unwrap();
+    }
+    for i in 0..6 {
+        g.publish(format!("part.k{i}"), "".into()).await.unwrap();
+    }
+    a.publish("in", "mine".into()).await.unwrap();
+    sync(&g).await;
+    sync(&a).await;
+    assert_eq!(next(&mut svc).await.unwrap().subject.as_str(), "svc.x");
+    let (mut l, mut r) = (0, 0);
+    while next(&mut left).await.is_some() {
+        l += 1;
+    }
+    while next(&mut right).await.is_some() {
+        r += 1;
+    }
+    assert_eq!(l + r, 200);
+    assert!(l > 0 && r > 0, "weights split the traffic: {l}/{r}");
+    for _ in 0..6 {
+        let m = next(&mut parts).await.unwrap();
+        let p: u32 = m.subject.split('.').nth(1).unwrap().parse().unwrap();
+        assert!(p < 3, "{}", m.subject);
+    }
+    // Account mappings stay in their account.
+    assert_eq!(next(&mut a_in).await.unwrap().payload, "mine");
+}

@@ -34,6 +34,8 @@ pub struct AccountConfig {
     pub imports: Vec<Import>,
     /// `None` when the account has no `jetstream` key.
     pub jetstream: Option<AccountJetStream>,
+    /// The account's subject mappings.
+    pub mappings: Vec<super::Mapping>,
 }
 
 /// What an account offers to others.
@@ -190,7 +192,8 @@ fn add_account(
             "exports" => acc.exports = parse_exports(ld, fv),
             "imports" => acc.imports = parse_imports(ld, fv),
             "jetstream" | "js" => acc.jetstream = parse_jetstream(ld, fv),
-            "mappings" | "maps" | "limits" | "nkey" | "msg_trace" | "trace_dest" => {
+            "mappings" | "maps" => acc.mappings = super::mappings::parse_mappings(ld, fv),
+            "limits" | "nkey" | "msg_trace" | "trace_dest" => {
                 ld.unsupported(format!("accounts.{name}.{key}"), &fv.pos)
             }
             _ => ld.unknown_field(key, fv),

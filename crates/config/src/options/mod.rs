@@ -15,6 +15,7 @@ mod accounts;
 mod auth;
 pub(crate) mod convert;
 mod jetstream;
+mod mappings;
 mod operator;
 mod top;
 
@@ -29,6 +30,7 @@ pub use accounts::{
     DEFAULT_RESPONSE_THRESHOLD,
 };
 pub use convert::parse_go_duration;
+pub use mappings::{MapDestination, Mapping};
 pub use operator::{read_jwt, ResolverConfig, DEFAULT_RESOLVER_INTERVAL};
 
 /// nats-server's defaults (server/const.go), named with their units.
@@ -238,6 +240,8 @@ pub struct Options {
     pub no_system_account: bool,
     /// The `accounts` block; users bound to an account carry its name.
     pub accounts: Vec<AccountConfig>,
+    /// Top-level `mappings`: subject mappings of the global account.
+    pub mappings: Vec<Mapping>,
     /// Operator JWTs (`operator`), read from files when given as paths.
     pub operators: Vec<String>,
     /// `trusted_keys`: operator public keys trusted without an operator JWT.
@@ -330,6 +334,7 @@ impl Options {
             system_account: None,
             no_system_account: false,
             accounts: Vec::new(),
+            mappings: Vec::new(),
             operators: Vec::new(),
             trusted_keys: Vec::new(),
             resolver: None,

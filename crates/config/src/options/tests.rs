@@ -392,7 +392,7 @@ fn variables_used_are_not_unknown_fields() {
 
 #[test]
 fn unsupported_blocks_are_recorded_not_ignored() {
-    let o = load("port: 1\ncluster { port: 6222 }\ntls { cert_file: x }\nwebsocket { port: 8080 }\naccounts { A: { mappings: { a: b } } }\njetstream { cipher: aes }\nauthorization { auth_callout { issuer: x } }");
+    let o = load("port: 1\ncluster { port: 6222 }\ntls { cert_file: x }\nwebsocket { port: 8080 }\naccounts { A: { limits: { max_connections: 1 } } }\njetstream { cipher: aes }\nauthorization { auth_callout { issuer: x } }");
     let names: Vec<&str> = o.unsupported.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
@@ -400,7 +400,7 @@ fn unsupported_blocks_are_recorded_not_ignored() {
             "cluster",
             "tls",
             "websocket",
-            "accounts.A.mappings",
+            "accounts.A.limits",
             "jetstream.cipher",
             "authorization.auth_callout"
         ]
@@ -493,4 +493,28 @@ fn account_errors_match_nats_server() {
     assert!(load_err("accounts { $G: {} }").contains("\"$G\" is a Reserved Account"));
     assert!(load_err("accounts { A: {jetstream: bogus} }")
         .contains("Expected 'enabled' or 'disabled' for string value, got 'bogus'"));
+}
+
+#[test]
+fn mappings_are_checked_like_nats_server() {
+    let o = load("mappings: { foo: bar, \"orders.*\": \"o.$1\", w: [{destination: a, weight: 40%}, {destination: b, weight: \"60%\"}] }\naccounts { A: { mappings: { x: y } } }");
+    assert_eq!(o.mappings.len(), 3);
+    assert_eq!(o.mappings[2].destinations[1].weight, 60);
+    assert_eq!(o.accounts[0].mappings[0].source, "x");
+    assert_eq!(
+        load_err("mappings: { \"a.*\": \"b.$2\" }"),
+        ":1:13: Error adding mapping for \"a.*\" to \"b.$2\" : invalid mapping destination: wildcard index out of range in $2: [2]\n"
+    );
+    assert_eq!(
+        load_err("mappings: { w: [{destination: a, weight: 70%}, {destination: b, weight: 60%}] }"),
+        ":1:12: Error adding mapping for \"w\" : total weight needs to be <= 100\n"
+    );
+    assert_eq!(
+        load_err("mappings: { w: [{destination: a, wait: 1}] }"),
+        ":1:33: Unknown field \"wait\" for mapping destination\n"
+    );
+    assert_eq!(
+        load_err("mappings: { w: 5 }"),
+        ":1:12: Expected an entry for the mapping destination\n"
+    );
 }

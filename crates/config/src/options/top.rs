@@ -9,8 +9,6 @@ use crate::conf::Spanned;
 
 /// Top-level keys nats-server accepts that Natrium does not implement yet.
 const UNSUPPORTED: &[&str] = &[
-    "mappings",
-    "maps",
     "default_sentinel",
     "cluster",
     "gateway",
@@ -58,6 +56,7 @@ pub(super) fn apply_entry(o: &mut Options, ld: &mut Loader, key: &str, v: &Spann
     match lower.as_str() {
         "authorization" => auth::apply_authorization(o, ld, v),
         "accounts" => accounts::apply_accounts(o, ld, v),
+        "mappings" | "maps" => o.mappings = super::mappings::parse_mappings(ld, v),
         "operator" | "operators" | "root" | "roots" | "root_operator" | "root_operators" => {
             operator::apply_operator(o, ld, v)
         }
