@@ -738,3 +738,65 @@ async fn metrics_export_streams_and_consumer_lag_per_account() {
         0.0
     );
 }
+
+/// A stream whose file has a damaged record comes back from a restart with the damage
+/// reported: `/healthz` answers 503 naming the stream, the rest stays readable.
+#[tokio::test]
+async fn healthz_reports_a_stream_with_corrupt_data() {
+    let dir = temp_dir("monjs-corrupt");
+    let sd = dir.to_str().unwrap().to_string();
+    {
+        let s = TestServer::start(&["-js", "-sd", &sd]);
+        let nc = async_nats::connect(s.url()).await.unwrap();
+        let js = async_nats::jetstream::new(nc);
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: "S".into(),
+            subjects: vec!["s.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        for i in 0..20 {
+            js.publish(format!("s.{i}"), vec![b'x'; 100].into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    }
+    // Flip bytes in the middle of the first block: not a torn tail.
+    let blocks: Vec<_> = walk(&dir.join("jetstream"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "blk"))
+        .collect();
+    assert!(!blocks.is_empty(), "no block files under {}", dir.display());
+    let mut bytes = std::fs::read(&blocks[0]).unwrap();
+    let mid = bytes.len() / 3;
+    for b in &mut bytes[mid..mid + 8] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&blocks[0], bytes).unwrap();
+
+    let s = TestServer::start(&["-js", "-sd", &sd, "-m", "-1"]);
+    let port = s.monitor_port.unwrap();
+    let r = get(port, "/healthz").await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.body.contains("S"), "{}", r.body);
+    let r = get(port, "/healthz?details=true").await;
+    assert!(r.body.contains("STREAM"), "{}", r.body);
+    drop(s);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
