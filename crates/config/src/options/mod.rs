@@ -14,6 +14,7 @@
 mod auth;
 pub(crate) mod convert;
 mod jetstream;
+mod tls;
 mod top;
 
 use std::fmt;
@@ -23,6 +24,10 @@ use std::time::Duration;
 use crate::conf::{self, ConfError, Pos, Spanned};
 
 pub use convert::parse_go_duration;
+pub use tls::{
+    check_files as check_tls_files, load_ca, load_key_pair, TlsContext, TlsOptions, TlsVersion,
+    DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK,
+};
 
 /// nats-server's defaults (server/const.go), named with their units.
 pub const DEFAULT_HOST: &str = "0.0.0.0";
@@ -35,6 +40,8 @@ pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
 pub const DEFAULT_PING_MAX: i32 = 2;
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// nats-server's TLS handshake deadline.
+pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
 pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONNECT_ERROR_REPORTS: i32 = 3600;
@@ -229,6 +236,10 @@ pub struct Options {
     pub disable_sublist_cache: bool,
     pub system_account: Option<String>,
     pub no_system_account: bool,
+    /// The client listener's `tls` block (or `--tls*` flags); `None` is plain TCP.
+    pub tls: Option<TlsOptions>,
+    /// `allow_non_tls`: with `tls`, clients may also connect without TLS.
+    pub allow_non_tls: bool,
     /// Blocks and keys that nats-server accepts and Natrium recognises but does not implement
     /// yet (cluster, gateway, leafnodes, websocket, mqtt, tls, accounts, operator, resolver, ...),
     /// each with its position (line 0 for command-line flags). The server refuses to start
@@ -313,6 +324,8 @@ impl Options {
             disable_sublist_cache: false,
             system_account: None,
             no_system_account: false,
+            tls: None,
+            allow_non_tls: false,
             unsupported: Vec::new(),
             config_warnings: Vec::new(),
         }
@@ -340,7 +353,12 @@ impl Options {
             DEFAULT_PING_INTERVAL,
         );
         or(&mut self.ping_max, 0, DEFAULT_PING_MAX);
-        or(&mut self.auth_timeout, Duration::ZERO, DEFAULT_AUTH_TIMEOUT);
+        // With TLS, nats-server gives the client the handshake's time plus one second.
+        let auth_default = match &self.tls {
+            Some(t) => t.handshake_timeout() + Duration::from_secs(1),
+            None => DEFAULT_AUTH_TIMEOUT,
+        };
+        or(&mut self.auth_timeout, Duration::ZERO, auth_default);
         or(
             &mut self.max_control_line,
             0,

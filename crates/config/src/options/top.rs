@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::convert::{go_duration_string, parse_go_duration, parse_listen, Loader};
-use super::{auth, jetstream, Options};
+use super::{auth, jetstream, tls, Options};
 use crate::conf::Spanned;
 
 /// Top-level keys nats-server accepts that Natrium does not implement yet.
@@ -22,9 +22,7 @@ const UNSUPPORTED: &[&str] = &[
     "proxy_protocol",
     "max_sub_tokens",
     "max_subscription_tokens",
-    "tls",
     "ocsp",
-    "allow_non_tls",
     "write_timeout",
     "operator",
     "operators",
@@ -82,6 +80,8 @@ pub(super) fn apply_entry(o: &mut Options, ld: &mut Loader, key: &str, v: &Spann
             }
         }
         "jetstream" => jetstream::apply_jetstream(o, ld, v),
+        "tls" => tls::apply_tls(o, ld, key, v),
+        "allow_non_tls" => tls::apply_allow_non_tls(o, ld, v),
         "server_tags" => apply_tags(o, ld, v),
         "disable_sublist_cache" | "no_sublist_cache" => {
             set(&mut o.disable_sublist_cache, ld.bool(v))
