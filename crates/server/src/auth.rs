@@ -148,6 +148,8 @@ pub struct AuthConfig {
     users: HashMap<String, UserEntry>,
     no_auth_user: Option<String>,
     pub timeout: Duration,
+    /// `verify_and_map`: the client certificate names the user.
+    tls_map: bool,
 }
 
 /// A successful authentication.
@@ -186,6 +188,7 @@ impl AuthConfig {
             users,
             no_auth_user: opts.no_auth_user.clone(),
             timeout: opts.auth_timeout,
+            tls_map: opts.tls.as_ref().is_some_and(|t| t.map),
         }
     }
 
@@ -226,6 +229,56 @@ impl AuthConfig {
             user: Some(user.clone()),
             permissions: entry.permissions.clone(),
         })
+    }
+
+    /// True when users come from client certificates (`verify_and_map` with users).
+    pub fn maps_certificates(&self) -> bool {
+        self.tls_map && !self.users.is_empty()
+    }
+
+    /// The user a client certificate names, looked up as nats-server does: e-mail
+    /// addresses, then DNS names, then URIs, then the subject as a distinguished name
+    /// (matched exactly, then in any RDN order), then the subject string with and without
+    /// its domain components. `None` (an authorization violation) when nothing matches.
+    pub fn authenticate_certificate(
+        &self,
+        cert: Option<&crate::x509::CertNames>,
+    ) -> Option<Authenticated> {
+        let cert = cert?;
+        let found = |name: &str| {
+            self.users.get(name).map(|e| Authenticated {
+                user: Some(name.to_string()),
+                permissions: e.permissions.clone(),
+            })
+        };
+        let sans = cert.emails.iter().chain(&cert.dns_names).chain(&cert.uris);
+        if let Some(a) = sans.filter_map(|n| found(n)).next() {
+            return Some(a);
+        }
+        if let Some(dn) = cert.subject_dn() {
+            let parsed: Vec<(&String, crate::x509::Dn)> = self
+                .users
+                .keys()
+                .filter_map(|u| crate::x509::parse_dn(u).map(|d| (u, d)))
+                .collect();
+            let exact = parsed.iter().find(|(_, d)| crate::x509::dn_equal(d, &dn));
+            let any_order = || {
+                parsed
+                    .iter()
+                    .find(|(_, d)| crate::x509::dn_rdns_match(d, &dn))
+            };
+            if let Some((u, _)) = exact.or_else(any_order) {
+                return found(u);
+            }
+        }
+        let subject = cert.subject_string();
+        let dcs = cert.domain_components();
+        if !dcs.is_empty() {
+            if let Some(a) = found(&format!("{subject},{dcs}")) {
+                return Some(a);
+            }
+        }
+        found(&subject)
     }
 
     /// True when checking `ci` may need a bcrypt comparison (slow; run it on a blocking thread).

@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use natrium_protocol::{encode, ClientOp, ConnectInfo, ParseError, Parser};
-use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::auth::{Authenticated, Permissions};
@@ -37,12 +36,59 @@ pub async fn run(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let _ = stream.set_nodelay(true);
     // The dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`; show them as IPv4.
     let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
-    let opts = server.options();
     let cid = server.next_cid();
+    let info = server.info_for(cid, addr.ip().to_string());
+    let Some(tls) = server.tls() else {
+        // The plain path keeps tokio's owned halves: no lock between reader and writer.
+        let (rd, wr) = stream.into_split();
+        return serve(server, rd, wr, addr, cid, Some(info.to_line()), None).await;
+    };
+    let greeting = crate::tls::Greeting {
+        normal: info.to_line(),
+        after_tls_first: crate::server_info::Info {
+            tls_required: true,
+            tls_available: false,
+            ..info
+        }
+        .to_line(),
+    };
+    let prefix = format!("{addr} - cid:{cid}");
+    match crate::tls::negotiate(&tls, stream, &greeting, &prefix).await {
+        Some((crate::tls::Transport::Plain(stream), pending_info)) => {
+            let (rd, wr) = stream.into_split();
+            serve(server, rd, wr, addr, cid, pending_info, None).await
+        }
+        Some((crate::tls::Transport::Tls(stream, peer), pending_info)) => {
+            let (rd, wr) = tokio::io::split(*stream);
+            serve(server, rd, wr, addr, cid, pending_info, Some(peer)).await
+        }
+        None => {}
+    }
+}
+
+/// Runs a connection whose transport is settled: `info` is the INFO still to send (`None`
+/// when the TLS opening already sent it), `peer` the TLS session's details.
+async fn serve<R, W>(
+    server: Arc<Server>,
+    rd: R,
+    wr: W,
+    addr: SocketAddr,
+    cid: u64,
+    info: Option<Vec<u8>>,
+    peer: Option<crate::tls::PeerTls>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let opts = server.options();
     let client = Arc::new(Client::new(cid, addr, opts.max_pending.max(0) as usize));
-    let (rd, wr) = stream.into_split();
     let writer = tokio::spawn(write_loop(client.clone(), wr, opts.write_deadline));
-    client.send_raw(&server.info_for(cid, addr.ip().to_string()).to_line());
+    if let Some(info) = info {
+        client.send_raw(&info);
+    }
+    if let Some(peer) = &peer {
+        client.meta.set_tls(peer);
+    }
     if !server.register(&client, addr) {
         error!("{addr} - cid:{cid} - maximum connections exceeded");
         client.send_err("maximum connections exceeded");
@@ -52,6 +98,7 @@ pub async fn run(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     }
     debug!("{addr} - cid:{cid} - Client connection created");
     let mut conn = Conn::new(server.clone(), client.clone(), addr);
+    conn.cert = peer.and_then(|p| p.cert);
     conn.read_loop(rd).await;
     conn.cleanup();
     let _ = writer.await;
@@ -71,6 +118,8 @@ struct Conn {
     subs: HashMap<Bytes, SubRef>,
     pings_out: u32,
     touched: Touched,
+    /// The client's TLS certificate, for `verify_and_map`.
+    cert: Option<Arc<crate::x509::CertNames>>,
 }
 
 /// What handling one operation decided about the connection.
@@ -96,6 +145,7 @@ impl Conn {
             subs: HashMap::new(),
             pings_out: 0,
             touched: Touched::default(),
+            cert: None,
         }
     }
 
@@ -103,7 +153,7 @@ impl Conn {
         self.client.log_prefix()
     }
 
-    async fn read_loop(&mut self, mut rd: OwnedReadHalf) {
+    async fn read_loop<R: AsyncRead + Unpin>(&mut self, mut rd: R) {
         let opts = self.server.options();
         let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
         let mut shutdown = self.server.shutdown_signal();
@@ -282,7 +332,7 @@ impl Conn {
             return Err(CloseReason::ProtocolViolation);
         }
         if !self.connected {
-            let Some(auth) = authenticate(&self.server, &ci).await else {
+            let Some(auth) = self.authenticate(&ci).await else {
                 return Err(self.auth_violation(ci.user.as_deref()));
             };
             self.apply_auth(auth);
@@ -302,6 +352,41 @@ impl Conn {
         Ok(())
     }
 
+    /// CONNECT credentials, or the client certificate under `verify_and_map`.
+    async fn authenticate(&self, ci: &ConnectInfo) -> Option<Authenticated> {
+        let auth = self.server.auth();
+        if !auth.maps_certificates() {
+            return authenticate(&self.server, ci).await;
+        }
+        let found = auth.authenticate_certificate(self.cert.as_deref());
+        match &found {
+            Some(a) => {
+                if let Some(user) = &ci.user {
+                    crate::warn!(
+                        "User {user:?} found in connect proto, but user required from cert"
+                    );
+                }
+                debug!(
+                    "{} - Using certificate for auth [{:?}]",
+                    self.prefix(),
+                    a.user.as_deref().unwrap_or_default()
+                );
+            }
+            None => match &self.cert {
+                Some(c) => debug!(
+                    "{} - User in cert [{:?}], not found",
+                    self.prefix(),
+                    c.subject_string()
+                ),
+                None => debug!(
+                    "{} - User required in cert, no peer certificates found",
+                    self.prefix()
+                ),
+            },
+        }
+        found
+    }
+
     fn apply_auth(&mut self, auth: Authenticated) {
         let Authenticated { user, permissions } = auth;
         self.user = user;
@@ -318,7 +403,8 @@ impl Conn {
         if !self.connected {
             return Ok(());
         }
-        match authenticate(&self.server, &self.opts).await {
+        let ci = self.opts.clone();
+        match self.authenticate(&ci).await {
             Some(auth) => {
                 self.apply_auth(auth);
                 Ok(())

@@ -17,6 +17,18 @@ use crate::server_info::{NATRIUM_VERSION, NATS_VERSION};
 use crate::{error, fatal, info, listen, warn};
 
 const USAGE: &str = include_str!("usage.txt");
+/// `--help_tls`: the TLS settings natrium-server understands.
+const TLS_USAGE: &str = "TLS for client connections
+
+    --tls                 Enable TLS (needs --tlscert and --tlskey)
+    --tlscert <file>      Server certificate chain (PEM)
+    --tlskey <file>       Private key of the server certificate (PEM)
+    --tlscacert <file>    CA certificates client certificates are verified against (PEM)
+    --tlsverify           Enable TLS and require a verified client certificate
+
+In a configuration file: tls { cert_file, key_file, ca_file, verify, verify_and_map,
+timeout, handshake_first, min_version, cipher_suites, curve_preferences, pinned_certs },
+and allow_non_tls at the top level. The flags replace the file's certificate settings.";
 
 /// The command line the server started with, re-parsed on reload so flags keep
 /// overriding the file.
@@ -52,7 +64,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::HelpTls => {
-            println!("TLS is not supported by this build of natrium-server yet.");
+            println!("{TLS_USAGE}");
             ExitCode::SUCCESS
         }
         Command::Signal { signal, pid } => match send_signal(&signal, pid.as_deref()) {
@@ -101,11 +113,18 @@ pub fn validate(opts: &Options) -> Result<(), String> {
             "{pos}: \"{key}\" is not supported by natrium-server yet (see README, \"Not yet supported\")"
         ));
     }
-    if opts.https_port != 0 {
-        return Err(
-            "\"https_port\" is not supported by natrium-server yet (HTTPS monitoring needs TLS; use http_port)"
-                .into(),
-        );
+    if opts.http_port != 0 && opts.https_port != 0 {
+        return Err(format!(
+            "can't specify both HTTP ({}) and HTTPs ({}) ports",
+            opts.http_port, opts.https_port
+        ));
+    }
+    if opts.https_port != 0 && opts.tls.is_none() {
+        return Err("TLS cert and key required for HTTPS".into());
+    }
+    if let Some(t) = &opts.tls {
+        // Everything rustls checks beyond the file reads the config loader already did.
+        crate::tls::server_config(t)?;
     }
     if opts.syslog || opts.remote_syslog.is_some() {
         return Err("syslog logging is not supported by natrium-server yet; use -l FILE".into());
@@ -163,7 +182,13 @@ async fn serve(opts: Options) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let server = Server::new(opts.clone());
+    let server = match Server::with_tls(opts.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}: {e}", program_name());
+            return ExitCode::from(1);
+        }
+    };
     info!("Starting nats-server (natrium-server {NATRIUM_VERSION})");
     info!("  Version:  {NATS_VERSION}");
     info!("  Git:      [not set]");
@@ -219,6 +244,18 @@ async fn serve(opts: Options) -> ExitCode {
         listen::url_host(&opts.host),
         addr.port()
     );
+    if let Some(tls) = server.tls() {
+        let first_only =
+            tls.options.handshake_first && tls.options.handshake_first_fallback.is_none();
+        if tls.required || first_only {
+            info!("TLS required for client connections");
+        } else {
+            info!("TLS available for client connections");
+        }
+        if first_only {
+            warn!("Clients that are not using \"TLS Handshake First\" option will fail to connect");
+        }
+    }
     if let Some(pid_file) = &opts.pid_file {
         if let Err(e) = std::fs::write(pid_file, std::process::id().to_string()) {
             fatal!("Could not write pidfile: {e}");

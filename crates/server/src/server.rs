@@ -62,9 +62,20 @@ pub struct Server {
     shutdown_tx: watch::Sender<bool>,
     client_addr: Mutex<Option<SocketAddr>>,
     pub jetstream: std::sync::OnceLock<Arc<natrium_jetstream::JetStream>>,
+    /// The client listener's TLS, rebuilt on reload; `None` for plain TCP.
+    tls: RwLock<Option<Arc<crate::tls::TlsListener>>>,
 }
 
 impl Server {
+    /// A server whose TLS configuration is built from the options (certificate files are
+    /// read here), or why it cannot be.
+    pub fn with_tls(opts: Options) -> Result<Arc<Server>, String> {
+        let tls = crate::tls::TlsListener::for_clients(&opts)?;
+        let server = Server::new(opts);
+        *server.tls.write() = tls;
+        Ok(server)
+    }
+
     pub fn new(opts: Options) -> Arc<Server> {
         let id = server_info::new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
@@ -93,6 +104,7 @@ impl Server {
             shutdown_tx,
             client_addr: Mutex::new(None),
             jetstream: std::sync::OnceLock::new(),
+            tls: RwLock::new(None),
         })
     }
 
@@ -102,6 +114,10 @@ impl Server {
 
     pub fn auth(&self) -> Arc<AuthConfig> {
         self.auth.read().clone()
+    }
+
+    pub fn tls(&self) -> Option<Arc<crate::tls::TlsListener>> {
+        self.tls.read().clone()
     }
 
     pub fn client_addr(&self) -> Option<SocketAddr> {
@@ -132,9 +148,9 @@ impl Server {
             port,
             headers: true,
             auth_required: self.auth().required(),
-            tls_required: false,
-            tls_verify: false,
-            tls_available: false,
+            tls_required: opts.tls.is_some() && !opts.allow_non_tls,
+            tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
+            tls_available: opts.tls.is_some() && opts.allow_non_tls,
             max_payload: opts.max_payload,
             jetstream: self.jetstream.get().is_some(),
             client_id,
@@ -289,6 +305,14 @@ impl Server {
     pub fn reload(&self, new_opts: Options) -> Result<(), String> {
         let old = self.options();
         let changes = crate::reload::diff(&old, &new_opts)?;
+        let tls = if old.tls != new_opts.tls || old.allow_non_tls != new_opts.allow_non_tls {
+            Some(crate::tls::TlsListener::for_clients(&new_opts)?)
+        } else {
+            None
+        };
+        if let Some(tls) = tls {
+            *self.tls.write() = tls;
+        }
         let auth = Arc::new(AuthConfig::from_options(&new_opts));
         *self.auth.write() = auth;
         *self.opts.write() = Arc::new(new_opts);

@@ -47,6 +47,16 @@ pub struct ClientMeta {
     num_subs: AtomicU32,
     rtt_ns: AtomicU64,
     slow: Mutex<Slow>,
+    /// The TLS session, set once after the handshake.
+    tls: std::sync::OnceLock<TlsMeta>,
+}
+
+/// A TLS connection's details for /connz.
+#[derive(Debug, Clone, Default)]
+pub struct TlsMeta {
+    pub version: &'static str,
+    pub cipher: &'static str,
+    pub tls_first: bool,
 }
 
 impl Default for ClientMeta {
@@ -64,7 +74,20 @@ impl ClientMeta {
             num_subs: AtomicU32::new(0),
             rtt_ns: AtomicU64::new(0),
             slow: Mutex::new(Slow::default()),
+            tls: std::sync::OnceLock::new(),
         }
+    }
+
+    pub fn set_tls(&self, peer: &crate::tls::PeerTls) {
+        let _ = self.tls.set(TlsMeta {
+            version: peer.version,
+            cipher: peer.cipher,
+            tls_first: peer.tls_first,
+        });
+    }
+
+    pub fn tls(&self) -> Option<&TlsMeta> {
+        self.tls.get()
     }
 
     /// Records the CONNECT identity.

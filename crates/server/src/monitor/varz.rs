@@ -53,6 +53,10 @@ pub struct Varz {
     pub port: u16,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
     pub max_connections: i32,
     #[serde(skip_serializing_if = "is_zero_i32")]
     pub max_subscriptions: i32,
@@ -143,6 +147,8 @@ pub fn varz(server: &Server) -> Varz {
         host: opts.host.clone(),
         port: server.client_addr().map_or(0, |a| a.port()),
         auth_required: server.auth().required(),
+        tls_required: opts.tls.is_some() && !opts.allow_non_tls,
+        tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
         max_connections: opts.max_connections,
         max_subscriptions: opts.max_subscriptions,
         ping_interval: opts.ping_interval.as_nanos() as u64,
@@ -165,7 +171,13 @@ pub fn varz(server: &Server) -> Varz {
             .jetstream()
             .map_or_else(|| serde_json::json!({}), |js| js.varz()),
         // nats-server reports its TLS handshake default even without TLS.
-        tls_timeout: 2.0,
+        tls_timeout: opts
+            .tls
+            .as_ref()
+            .map_or(natrium_config::options::DEFAULT_TLS_TIMEOUT, |t| {
+                t.handshake_timeout()
+            })
+            .as_secs_f64(),
         write_deadline: opts.write_deadline.as_nanos() as u64,
         start: server.start_time,
         now,
