@@ -186,9 +186,7 @@ fn parse_extensions(body: &[u8], names: &mut CertNames) -> Option<()> {
     let (seq, _) = next(body)?;
     for ext in children(seq.body)? {
         let parts = children(ext.body)?;
-        let Some(oid) = parts.first() else {
-            return None;
-        };
+        let oid = parts.first()?;
         if oid.tag != OID || oid.body != SAN_OID {
             continue;
         }
