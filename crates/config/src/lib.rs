@@ -17,5 +17,5 @@ pub use flags::{parse_args, Command, FlagError};
 
 pub use options::{
     ConfigError, Diagnostic, NkeyUser, Options, Permissions, ResponsePermission, SubjectPermission,
-    SyncPolicy, TlsOptions, TlsVersion, User,
+    SyncPolicy, TlsOptions, TlsVersion, User, WebsocketOptions,
 };

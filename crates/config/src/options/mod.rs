@@ -16,6 +16,7 @@ pub(crate) mod convert;
 mod jetstream;
 mod tls;
 mod top;
+mod websocket;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,9 @@ pub use convert::parse_go_duration;
 pub use tls::{
     check_files as check_tls_files, load_ca, load_key_pair, TlsContext, TlsOptions, TlsVersion,
     DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK,
+};
+pub use websocket::{
+    parse_origin, validate_websocket, OriginError, WebsocketOptions, DEFAULT_WS_HANDSHAKE_TIMEOUT,
 };
 
 /// nats-server's defaults (server/const.go), named with their units.
@@ -240,6 +244,8 @@ pub struct Options {
     pub tls: Option<TlsOptions>,
     /// `allow_non_tls`: with `tls`, clients may also connect without TLS.
     pub allow_non_tls: bool,
+    /// The `websocket` listener; `None` (or port 0) is off.
+    pub websocket: Option<WebsocketOptions>,
     /// Blocks and keys that nats-server accepts and Natrium recognises but does not implement
     /// yet (cluster, gateway, leafnodes, websocket, mqtt, tls, accounts, operator, resolver, ...),
     /// each with its position (line 0 for command-line flags). The server refuses to start
@@ -326,6 +332,7 @@ impl Options {
             no_system_account: false,
             tls: None,
             allow_non_tls: false,
+            websocket: None,
             unsupported: Vec::new(),
             config_warnings: Vec::new(),
         }

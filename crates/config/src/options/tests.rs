@@ -392,14 +392,14 @@ fn variables_used_are_not_unknown_fields() {
 
 #[test]
 fn unsupported_blocks_are_recorded_not_ignored() {
-    let o = load("port: 1\ncluster { port: 6222 }\ntls { cert_store: x }\nwebsocket { port: 8080 }\naccounts { A: {} }\njetstream { cipher: aes }\nauthorization { auth_callout { issuer: x } }");
+    let o = load("port: 1\ncluster { port: 6222 }\ntls { cert_store: x }\nwebsocket { port: 8080, compression: true }\naccounts { A: {} }\njetstream { cipher: aes }\nauthorization { auth_callout { issuer: x } }");
     let names: Vec<&str> = o.unsupported.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
         [
             "cluster",
             "tls.cert_store",
-            "websocket",
+            "websocket.compression",
             "accounts",
             "jetstream.cipher",
             "authorization.auth_callout"
