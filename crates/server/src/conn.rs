@@ -41,7 +41,8 @@ pub async fn run(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let Some(tls) = server.tls() else {
         // The plain path keeps tokio's owned halves: no lock between reader and writer.
         let (rd, wr) = stream.into_split();
-        return serve(server, rd, wr, addr, cid, Some(info.to_line()), None).await;
+        let info = Some(info.to_line());
+        return serve(server, rd, wr, addr, cid, info, Extras::default()).await;
     };
     let greeting = crate::tls::Greeting {
         normal: info.to_line(),
@@ -56,18 +57,60 @@ pub async fn run(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     match crate::tls::negotiate(&tls, stream, &greeting, &prefix).await {
         Some((crate::tls::Transport::Plain(stream), pending_info)) => {
             let (rd, wr) = stream.into_split();
-            serve(server, rd, wr, addr, cid, pending_info, None).await
+            serve(server, rd, wr, addr, cid, pending_info, Extras::default()).await
         }
         Some((crate::tls::Transport::Tls(stream, peer), pending_info)) => {
             let (rd, wr) = tokio::io::split(*stream);
-            serve(server, rd, wr, addr, cid, pending_info, Some(peer)).await
+            let extras = Extras {
+                peer: Some(peer),
+                ..Extras::default()
+            };
+            serve(server, rd, wr, addr, cid, pending_info, extras).await
         }
         None => {}
     }
 }
 
+/// What the transport adds to a connection.
+#[derive(Default)]
+struct Extras {
+    /// The TLS session's details.
+    peer: Option<crate::tls::PeerTls>,
+    /// Set for websocket connections: the credentials their cookies carried.
+    websocket: Option<crate::ws::CookieCredentials>,
+}
+
+/// Serves a websocket connection after its upgrade. `local` is the websocket listener's
+/// address, `tls` whether it is `wss`.
+pub async fn serve_websocket<R, W>(
+    server: Arc<Server>,
+    rd: R,
+    wr: W,
+    addr: SocketAddr,
+    listener: (String, u16, bool),
+    cookies: crate::ws::CookieCredentials,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let cid = server.next_cid();
+    let (host, port, tls) = listener;
+    let info = crate::server_info::Info {
+        tls_required: tls,
+        tls_available: tls,
+        host,
+        port,
+        ..server.info_for(cid, addr.ip().to_string())
+    };
+    let extras = Extras {
+        peer: None,
+        websocket: Some(cookies),
+    };
+    serve(server, rd, wr, addr, cid, Some(info.to_line()), extras).await
+}
+
 /// Runs a connection whose transport is settled: `info` is the INFO still to send (`None`
-/// when the TLS opening already sent it), `peer` the TLS session's details.
+/// when the TLS opening already sent it).
 async fn serve<R, W>(
     server: Arc<Server>,
     rd: R,
@@ -75,7 +118,7 @@ async fn serve<R, W>(
     addr: SocketAddr,
     cid: u64,
     info: Option<Vec<u8>>,
-    peer: Option<crate::tls::PeerTls>,
+    extras: Extras,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -86,8 +129,11 @@ async fn serve<R, W>(
     if let Some(info) = info {
         client.send_raw(&info);
     }
-    if let Some(peer) = &peer {
+    if let Some(peer) = &extras.peer {
         client.meta.set_tls(peer);
+    }
+    if extras.websocket.is_some() {
+        client.meta.set_websocket();
     }
     if !server.register(&client, addr) {
         error!("{addr} - cid:{cid} - maximum connections exceeded");
@@ -98,7 +144,8 @@ async fn serve<R, W>(
     }
     debug!("{addr} - cid:{cid} - Client connection created");
     let mut conn = Conn::new(server.clone(), client.clone(), addr);
-    conn.cert = peer.and_then(|p| p.cert);
+    conn.cert = extras.peer.and_then(|p| p.cert);
+    conn.cookies = extras.websocket;
     conn.read_loop(rd).await;
     conn.cleanup();
     let _ = writer.await;
@@ -120,6 +167,8 @@ struct Conn {
     touched: Touched,
     /// The client's TLS certificate, for `verify_and_map`.
     cert: Option<Arc<crate::x509::CertNames>>,
+    /// A websocket client's cookie credentials, used when CONNECT has none.
+    cookies: Option<crate::ws::CookieCredentials>,
 }
 
 /// What handling one operation decided about the connection.
@@ -146,6 +195,7 @@ impl Conn {
             pings_out: 0,
             touched: Touched::default(),
             cert: None,
+            cookies: None,
         }
     }
 
@@ -356,6 +406,15 @@ impl Conn {
     async fn authenticate(&self, ci: &ConnectInfo) -> Option<Authenticated> {
         let auth = self.server.auth();
         if !auth.maps_certificates() {
+            if let Some(c) = &self.cookies {
+                let mut ci = ci.clone();
+                let none = ci.user.is_none() && ci.pass.is_none() && ci.auth_token.is_none();
+                if none {
+                    (ci.user, ci.pass, ci.auth_token) =
+                        (c.user.clone(), c.pass.clone(), c.token.clone());
+                }
+                return authenticate(&self.server, &ci).await;
+            }
             return authenticate(&self.server, ci).await;
         }
         let found = auth.authenticate_certificate(self.cert.as_deref());

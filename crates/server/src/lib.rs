@@ -22,6 +22,7 @@ pub mod run;
 pub mod server;
 pub mod server_info;
 pub mod tls;
+pub mod ws;
 pub mod x509;
 
 pub use server::Server;

@@ -393,5 +393,7 @@ async fn write_all<W: AsyncWrite + Unpin>(
             }
         }
     }
-    Ok(())
+    // TLS and WebSocket writers may hold written bytes back (a record or frame not yet on
+    // the socket); a TCP half's flush returns at once.
+    w.flush().await
 }

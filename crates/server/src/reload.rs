@@ -33,6 +33,9 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<String>, String> {
             ));
         }
     }
+    if old.websocket != new.websocket {
+        return Err("config reload not supported for Websocket".into());
+    }
     let mut out = Vec::new();
     let mut value = |name: &str, a: String, b: String| {
         if a != b {

@@ -126,6 +126,17 @@ pub fn validate(opts: &Options) -> Result<(), String> {
         // Everything rustls checks beyond the file reads the config loader already did.
         crate::tls::server_config(t)?;
     }
+    natrium_config::options::validate_websocket(opts)?;
+    if let Some(t) = opts.websocket.as_ref().and_then(|w| w.tls.as_ref()) {
+        if t.map || !t.pinned_certs.is_empty() || t.handshake_first {
+            return Err(
+                "websocket.tls: verify_and_map, pinned_certs and handshake_first are \
+                        not supported by natrium-server yet"
+                    .into(),
+            );
+        }
+        crate::tls::server_config(t)?;
+    }
     if opts.syslog || opts.remote_syslog.is_some() {
         return Err("syslog logging is not supported by natrium-server yet; use -l FILE".into());
     }
@@ -272,6 +283,13 @@ async fn serve(opts: Options) -> ExitCode {
         },
         None => None,
     };
+    let ws_accept = match start_websocket(&server, &opts) {
+        Ok(a) => a,
+        Err(e) => {
+            fatal!("Unable to listen for websocket connections: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let accept = tokio::spawn(server.clone().accept_loop(listener));
     info!("Server is ready");
     handle_signals(&server, signals).await;
@@ -283,12 +301,50 @@ async fn serve(opts: Options) -> ExitCode {
     }
     server.shutdown();
     accept.abort();
+    if let Some(a) = ws_accept {
+        a.abort();
+    }
     wait_for_clients(&server).await;
     if let Some(p) = ports_file {
         let _ = std::fs::remove_file(p);
     }
     info!("Server Exiting..");
     ExitCode::SUCCESS
+}
+
+/// Binds the websocket listener when one is configured and starts accepting on it.
+fn start_websocket(
+    server: &Arc<Server>,
+    opts: &Options,
+) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    let Some(w) = opts.websocket.as_ref().filter(|w| w.port != 0) else {
+        return Ok(None);
+    };
+    let ws = Arc::new(crate::ws::WsListener::new(w)?);
+    let host = if w.host.is_empty() {
+        natrium_config::options::DEFAULT_HOST
+    } else {
+        w.host.as_str()
+    };
+    let port = if w.port < 0 { 0 } else { w.port as u16 };
+    let listener = listen::bind(host, port).map_err(|e| {
+        format!(
+            "listen tcp {}:{port}: {}",
+            listen::url_host(host),
+            bind_error_text(&e)
+        )
+    })?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let scheme = if ws.tls.is_some() { "wss" } else { "ws" };
+    info!("Listening for websocket clients on {scheme}://{host}:{bound}");
+    if ws.tls.is_none() {
+        warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+    }
+    Ok(Some(tokio::spawn(crate::ws::accept_loop(
+        server.clone(),
+        listener,
+        ws,
+    ))))
 }
 
 fn has_plain_password(p: Option<&str>) -> bool {

@@ -414,3 +414,27 @@ async fn tls_flags_start_a_tls_server() {
     let nc = pki.options().connect(s.url()).await.unwrap();
     round_trip(&nc, "flags").await;
 }
+
+#[tokio::test]
+async fn websocket_over_tls() {
+    let pki = Pki::new();
+    let config = format!(
+        "websocket {{\n  port: -1\n  tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n}}\n",
+        pki.p("server.pem"),
+        pki.p("server-key.pem")
+    );
+    let s = TestServer::with_config(&config, &[]);
+    let line = s
+        .find_log("Listening for websocket clients on wss://")
+        .expect("wss line");
+    let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    let nc = pki
+        .options()
+        .connect(format!("wss://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    round_trip(&nc, "wss.hello").await;
+    // Plain TCP clients are not affected by the websocket's TLS.
+    let plain = async_nats::connect(s.url()).await.unwrap();
+    round_trip(&plain, "tcp.hello").await;
+}

@@ -403,6 +403,11 @@ pub fn open_info(c: &Client, identity: &Identity, now: SystemTime) -> ConnInfo {
             .unwrap_or_default(),
         tls_cipher_suite: meta.tls().map(|t| t.cipher.to_string()).unwrap_or_default(),
         tls_first: meta.tls().is_some_and(|t| t.tls_first),
+        conn_type: if meta.is_websocket() {
+            "websocket"
+        } else {
+            "nats"
+        },
         ..ConnInfo::default()
     }
 }

@@ -49,6 +49,7 @@ pub struct ClientMeta {
     slow: Mutex<Slow>,
     /// The TLS session, set once after the handshake.
     tls: std::sync::OnceLock<TlsMeta>,
+    websocket: std::sync::atomic::AtomicBool,
 }
 
 /// A TLS connection's details for /connz.
@@ -75,6 +76,7 @@ impl ClientMeta {
             rtt_ns: AtomicU64::new(0),
             slow: Mutex::new(Slow::default()),
             tls: std::sync::OnceLock::new(),
+            websocket: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -84,6 +86,14 @@ impl ClientMeta {
             cipher: peer.cipher,
             tls_first: peer.tls_first,
         });
+    }
+
+    pub fn set_websocket(&self) {
+        self.websocket.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_websocket(&self) -> bool {
+        self.websocket.load(Ordering::Relaxed)
     }
 
     pub fn tls(&self) -> Option<&TlsMeta> {
