@@ -33,6 +33,8 @@ pub struct TlsListener {
     pub options: TlsOptions,
     /// False with `allow_non_tls`: plain-text clients are accepted too.
     pub required: bool,
+    /// When the server certificate expires (RFC 3339), for /varz.
+    pub cert_not_after: Option<String>,
 }
 
 impl TlsListener {
@@ -42,10 +44,18 @@ impl TlsListener {
             return Ok(None);
         };
         let config = server_config(t)?;
+        let cert_not_after = match (&t.cert_file, &t.key_file) {
+            (Some(c), Some(k)) => load_key_pair(c, k)
+                .ok()
+                .and_then(|(certs, _)| crate::x509::parse(certs.first()?.as_ref()))
+                .and_then(|n| n.not_after),
+            _ => None,
+        };
         Ok(Some(Arc::new(TlsListener {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             options: t.clone(),
             required: !opts.allow_non_tls,
+            cert_not_after,
         })))
     }
 }

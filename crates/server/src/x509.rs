@@ -17,6 +17,8 @@ pub struct CertNames {
     pub subject: Vec<Vec<Attribute>>,
     /// The DER SubjectPublicKeyInfo (what `pinned_certs` digests).
     pub spki: Vec<u8>,
+    /// The end of the validity period, RFC 3339 in UTC (`2026-11-24T07:43:36Z`).
+    pub not_after: Option<String>,
 }
 
 /// One attribute of a relative distinguished name.
@@ -91,12 +93,15 @@ pub fn parse(der: &[u8]) -> Option<CertNames> {
     let _serial = fields.next()?;
     let _signature = fields.next()?;
     let _issuer = fields.next()?;
-    let _validity = fields.next()?;
+    let validity = fields.next()?;
     let subject = fields.next()?;
     let spki = fields.next()?;
     let mut names = CertNames {
         subject: parse_name(subject.body)?,
         spki: encode(SEQUENCE, spki.body),
+        not_after: children(validity.body)?
+            .get(1)
+            .and_then(|t| rfc3339(t.tag, t.body)),
         ..CertNames::default()
     };
     for f in fields {
@@ -105,6 +110,31 @@ pub fn parse(der: &[u8]) -> Option<CertNames> {
         }
     }
     Some(names)
+}
+
+/// A UTCTime (`YYMMDDHHMMSSZ`) or GeneralizedTime (`YYYYMMDDHHMMSSZ`) as RFC 3339.
+fn rfc3339(tag: u8, body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let digits = text.strip_suffix('Z')?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (year, rest) = match (tag, digits.len()) {
+        (0x17, 12) => {
+            let yy: u32 = digits[..2].parse().ok()?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &digits[2..])
+        }
+        (0x18, 14) => (digits[..4].parse().ok()?, &digits[4..]),
+        _ => return None,
+    };
+    Some(format!(
+        "{year:04}-{}-{}T{}:{}:{}Z",
+        &rest[0..2],
+        &rest[2..4],
+        &rest[4..6],
+        &rest[6..8],
+        &rest[8..10]
+    ))
 }
 
 fn encode(tag: u8, body: &[u8]) -> Vec<u8> {
@@ -438,6 +468,19 @@ mod tests {
             let junk: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37) ^ 0x30).collect();
             let _ = parse(&junk);
         }
+    }
+
+    #[test]
+    fn validity_times_print_as_rfc3339() {
+        assert_eq!(
+            rfc3339(0x17, b"261124074336Z").as_deref(),
+            Some("2026-11-24T07:43:36Z")
+        );
+        assert_eq!(
+            rfc3339(0x18, b"20501231235959Z").as_deref(),
+            Some("2050-12-31T23:59:59Z")
+        );
+        assert_eq!(rfc3339(0x17, b"9912312359Z"), None);
     }
 
     #[test]

@@ -157,6 +157,7 @@ async fn tls_connect_publish_subscribe_and_monitoring() {
     let varz = http_get(port, "/varz").await;
     assert!(varz.contains("\"tls_required\": true"), "{varz}");
     assert!(varz.contains("\"tls_timeout\": 2"), "{varz}");
+    assert!(varz.contains("\"tls_cert_not_after\": \""), "{varz}");
 }
 
 #[tokio::test]
