@@ -439,3 +439,53 @@ async fn websocket_over_tls() {
     let plain = async_nats::connect(s.url()).await.unwrap();
     round_trip(&plain, "tcp.hello").await;
 }
+
+#[tokio::test]
+async fn handshake_first_auto_falls_back_to_info() {
+    let pki = Pki::new();
+    let s = TestServer::with_config(&pki.tls_block("handshake_first: auto"), &[]);
+    // A client that waits for INFO gets it after the fallback delay, and must then do TLS.
+    let (_, info) = Raw::connect(&s.addr()).await;
+    assert!(info.contains("\"tls_required\":true"), "{info}");
+    let nc = pki.options().connect(s.url()).await.unwrap();
+    round_trip(&nc, "auto.plain-first").await;
+    let nc = pki.options().tls_first().connect(s.url()).await.unwrap();
+    round_trip(&nc, "auto.tls-first").await;
+}
+
+#[test]
+fn certificate_names_are_read_and_damaged_certificates_never_panic() {
+    let pki = Pki::new();
+    let c = pki.client(
+        "names",
+        &[
+            (DnType::CountryName, "US"),
+            (DnType::OrganizationName, "Acme, Inc"),
+            (DnType::CommonName, "bob"),
+        ],
+        vec![
+            email("bob@example.com"),
+            SanType::DnsName("bob.example.com".try_into().unwrap()),
+            SanType::URI("nats://bob".try_into().unwrap()),
+        ],
+    );
+    let der = rustls_pki_types::CertificateDer::from_pem_file(&c.cert).unwrap();
+    let names = natrium_server::x509::parse(der.as_ref()).expect("parses");
+    assert_eq!(names.emails, ["bob@example.com"]);
+    assert_eq!(names.dns_names, ["bob.example.com"]);
+    assert_eq!(names.uris, ["nats://bob"]);
+    assert_eq!(names.subject_string(), "CN=bob,O=Acme\\, Inc,C=US");
+    assert_eq!(names.spki, c.spki);
+    assert!(names.not_after.is_some());
+    let bytes = der.as_ref().to_vec();
+    for cut in 0..bytes.len() {
+        let _ = natrium_server::x509::parse(&bytes[..cut]);
+    }
+    for i in 0..bytes.len() {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut damaged = bytes.clone();
+            damaged[i] ^= flip;
+            let _ = natrium_server::x509::parse(&damaged);
+        }
+    }
+}
