@@ -305,14 +305,10 @@ impl Server {
     pub fn reload(&self, new_opts: Options) -> Result<(), String> {
         let old = self.options();
         let changes = crate::reload::diff(&old, &new_opts)?;
-        let tls = if old.tls != new_opts.tls || old.allow_non_tls != new_opts.allow_non_tls {
-            Some(crate::tls::TlsListener::for_clients(&new_opts)?)
-        } else {
-            None
-        };
-        if let Some(tls) = tls {
-            *self.tls.write() = tls;
-        }
+        // Rebuilt even when the paths are unchanged: a reload is how rotated certificate
+        // files are picked up. New connections use it; established ones keep their session.
+        let tls = crate::tls::TlsListener::for_clients(&new_opts)?;
+        *self.tls.write() = tls;
         let auth = Arc::new(AuthConfig::from_options(&new_opts));
         *self.auth.write() = auth;
         *self.opts.write() = Arc::new(new_opts);

@@ -489,3 +489,27 @@ fn certificate_names_are_read_and_damaged_certificates_never_panic() {
         }
     }
 }
+
+#[tokio::test]
+async fn reload_turns_tls_on_and_off() {
+    let pki = Pki::new();
+    let s = TestServer::with_config("port: -1\n", &[]);
+    let plain = async_nats::connect(s.url()).await.unwrap();
+    round_trip(&plain, "before").await;
+    std::fs::write(s.path("server.conf"), pki.tls_block("")).unwrap();
+    s.signal("HUP");
+    assert!(s
+        .wait_for_log("Reloaded: tls = enabled", Duration::from_secs(5))
+        .is_some());
+    let (_, info) = Raw::connect(&s.addr()).await;
+    assert!(info.contains("\"tls_required\":true"), "{info}");
+    let nc = pki.options().connect(s.url()).await.unwrap();
+    round_trip(&nc, "after").await;
+    std::fs::write(s.path("server.conf"), "port: -1\n").unwrap();
+    s.signal("HUP");
+    assert!(s
+        .wait_for_log("Reloaded: tls = disabled", Duration::from_secs(5))
+        .is_some());
+    let again = async_nats::connect(s.url()).await.unwrap();
+    round_trip(&again, "plain.again").await;
+}
