@@ -326,11 +326,13 @@ fn check_origin(ws: &WsListener, r: &Request, host: &str) -> Result<(), String> 
 
 /// A key is the base64 of 16 bytes: 24 characters ending in `==`.
 fn valid_key(key: &str) -> bool {
-    key.len() == 24
-        && key.ends_with("==")
-        && key[..22]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    // Bytes, not a str slice: the header may hold multi-byte characters.
+    let b = key.as_bytes();
+    b.len() == 24
+        && b.ends_with(b"==")
+        && b[..22]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
 }
 
 /// `Sec-WebSocket-Accept`: base64(SHA-1(key + GUID)).
@@ -487,6 +489,7 @@ mod tests {
         );
         assert!(valid_key("dGhlIHNhbXBsZSBub25jZQ=="));
         assert!(!valid_key("short"));
+        assert!(!valid_key("ééééééééééé=="));
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b"abc"), "YWJj");
     }
