@@ -174,6 +174,23 @@ pub struct PeerTls {
     pub tls_first: bool,
     /// The client's certificate, when it sent one.
     pub cert: Option<Arc<CertNames>>,
+    /// Every certificate the client presented, as /connz?auth=1 lists them.
+    pub peer_certs: Vec<PeerCert>,
+}
+
+/// One presented certificate in /connz (nats-server's `tls_peer_certs` entries).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PeerCert {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub subject: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub spki_sha256: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cert_sha256: String,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    crate::x509::hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
 /// A client connection after its opening sequence.
@@ -285,16 +302,33 @@ fn peer_info(s: &TlsStream<TcpStream>, tls_first: bool) -> PeerTls {
         .negotiated_cipher_suite()
         .as_ref()
         .map_or("", cipher_name);
-    let cert = conn
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .and_then(|c| crate::x509::parse(c.as_ref()))
-        .map(Arc::new);
+    let presented = conn.peer_certificates().unwrap_or_default();
+    let parsed: Vec<Option<CertNames>> = presented
+        .iter()
+        .map(|c| crate::x509::parse(c.as_ref()))
+        .collect();
+    let peer_certs = presented
+        .iter()
+        .zip(&parsed)
+        .map(|(der, names)| PeerCert {
+            subject: names
+                .as_ref()
+                .map(|n| n.subject_string())
+                .unwrap_or_default(),
+            spki_sha256: names
+                .as_ref()
+                .map(|n| sha256_hex(&n.spki))
+                .unwrap_or_default(),
+            cert_sha256: sha256_hex(der.as_ref()),
+        })
+        .collect();
+    let cert = parsed.into_iter().next().flatten().map(Arc::new);
     PeerTls {
         version,
         cipher,
         tls_first,
         cert,
+        peer_certs,
     }
 }
 
@@ -304,8 +338,7 @@ fn pinned(t: &TlsOptions, peer: &PeerTls, prefix: &str) -> bool {
         debug!("{prefix} - Failed pinned cert test as client did not provide a certificate");
         return false;
     };
-    let digest = ring::digest::digest(&ring::digest::SHA256, &cert.spki);
-    let key_id = crate::x509::hex(digest.as_ref());
+    let key_id = sha256_hex(&cert.spki);
     let ok = t.pinned_certs.contains(&key_id);
     if !ok {
         debug!("{prefix} - Failed pinned cert test for key id: {key_id}");

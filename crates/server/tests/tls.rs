@@ -163,7 +163,7 @@ async fn tls_connect_publish_subscribe_and_monitoring() {
 #[tokio::test]
 async fn verify_requires_a_client_certificate_from_the_ca() {
     let pki = Pki::new();
-    let s = TestServer::with_config(&pki.tls_block("verify: true\n  timeout: 1"), &[]);
+    let s = TestServer::with_config(&pki.tls_block("verify: true\n  timeout: 1"), &["-m", "-1"]);
     let (_, info) = Raw::connect(&s.addr()).await;
     assert!(info.contains("\"tls_verify\":true"), "{info}");
 
@@ -182,6 +182,14 @@ async fn verify_requires_a_client_certificate_from_the_ca() {
     let good = pki.client("good", &[(DnType::CommonName, "good")], vec![]);
     let nc = pki.options_with(&good).connect(s.url()).await.unwrap();
     round_trip(&nc, "verified").await;
+    let connz = http_get(s.monitor_port.unwrap(), "/connz?auth=1").await;
+    let digest = ring::digest::digest(&ring::digest::SHA256, &good.spki);
+    let spki: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        connz.contains(&format!("\"spki_sha256\": \"{spki}\"")),
+        "{connz}"
+    );
+    assert!(connz.contains("\"subject\": \"CN=good\""), "{connz}");
 }
 
 #[tokio::test]

@@ -65,6 +65,8 @@ pub struct ConnInfo {
     pub tls_version: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub tls_cipher_suite: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls_peer_certs: Vec<crate::tls::PeerCert>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_first: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -108,6 +110,7 @@ impl Default for ConnInfo {
             version: String::new(),
             tls_version: String::new(),
             tls_cipher_suite: String::new(),
+            tls_peer_certs: Vec::new(),
             tls_first: false,
             authorized_user: String::new(),
             account: String::new(),
@@ -313,6 +316,9 @@ fn collect(
         add_subs(&mut info, opts, subs);
         if opts.auth {
             info.authorized_user = identity.user.clone().unwrap_or_default();
+            if let Some(t) = c.meta.tls() {
+                info.tls_peer_certs = t.peer_certs.clone();
+            }
         }
         infos.push(info);
         found_open = true;

@@ -58,6 +58,7 @@ pub struct TlsMeta {
     pub version: &'static str,
     pub cipher: &'static str,
     pub tls_first: bool,
+    pub peer_certs: Vec<crate::tls::PeerCert>,
 }
 
 impl Default for ClientMeta {
@@ -85,6 +86,7 @@ impl ClientMeta {
             version: peer.version,
             cipher: peer.cipher,
             tls_first: peer.tls_first,
+            peer_certs: peer.peer_certs.clone(),
         });
     }
 
