@@ -231,6 +231,15 @@ impl AuthConfig {
         })
     }
 
+    /// The `no_auth_user` of a listener that names its own (websocket), for a client that
+    /// sent no credentials. `None` when that user does not exist.
+    pub fn as_user(&self, name: &str) -> Option<Authenticated> {
+        self.users.get(name).map(|e| Authenticated {
+            user: Some(name.to_string()),
+            permissions: e.permissions.clone(),
+        })
+    }
+
     /// True when users come from client certificates (`verify_and_map` with users).
     pub fn maps_certificates(&self) -> bool {
         self.tls_map && !self.users.is_empty()

@@ -413,6 +413,10 @@ impl Conn {
                     (ci.user, ci.pass, ci.auth_token) =
                         (c.user.clone(), c.pass.clone(), c.token.clone());
                 }
+                let still_none = ci.user.is_none() && ci.auth_token.is_none() && ci.nkey.is_none();
+                if let (true, Some(name)) = (still_none, &c.no_auth_user) {
+                    return auth.as_user(name);
+                }
                 return authenticate(&self.server, &ci).await;
             }
             return authenticate(&self.server, ci).await;

@@ -38,6 +38,8 @@ pub struct CookieCredentials {
     pub user: Option<String>,
     pub pass: Option<String>,
     pub token: Option<String>,
+    /// The websocket listener's `no_auth_user`, for a client with no credentials at all.
+    pub no_auth_user: Option<String>,
 }
 
 /// The websocket listener's settings, built once at startup.
@@ -284,6 +286,7 @@ fn check(ws: &WsListener, r: &Request) -> Result<(String, CookieCredentials), (u
         user: cookie(&o.user_cookie),
         pass: cookie(&o.pass_cookie),
         token: cookie(&o.token_cookie),
+        no_auth_user: o.no_auth_user.clone(),
     };
     Ok((key.to_string(), cookies))
 }

@@ -52,7 +52,13 @@ async fn ws_publish_subscribe_request_and_large_messages() {
             tcp2.publish(req.reply.unwrap(), req.payload).await.unwrap();
         }
     });
-    tcp.flush().await.unwrap();
+    // async-nats's flush only writes; a message through the server proves it read the SUB.
+    let mut probe = tcp.subscribe("ws.probe").await.unwrap();
+    tcp.publish("ws.probe", "".into()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(3), probe.next())
+        .await
+        .unwrap()
+        .unwrap();
     let resp = nc.request("ws.svc", "ping".into()).await.unwrap();
     assert_eq!(&resp.payload[..], b"ping");
 
@@ -219,4 +225,46 @@ async fn bad_upgrades_are_refused_and_the_server_survives() {
         .await
         .unwrap();
     nc.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn ws_no_auth_user_applies_to_websocket_clients_only() {
+    let s = TestServer::with_config(
+        "authorization { users: [ { user: a, password: p }, \
+         { user: guest, permissions: { publish: \"guest.>\", subscribe: \"guest.>\" } } ] }\n\
+         websocket { port: -1, no_tls: true, no_auth_user: guest }\n",
+        &[],
+    );
+    let port = ws_port(&s);
+    let nc = async_nats::connect(format!("ws://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let mut sub = nc.subscribe("guest.x").await.unwrap();
+    nc.publish("guest.x", "hi".into()).await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(3), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&m.payload[..], b"hi");
+    // The same server refuses a TCP client without credentials.
+    assert!(async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(2))
+        .connect(s.url())
+        .await
+        .is_err());
+
+    let dir = common::temp_dir("wsnoauth");
+    std::fs::write(
+        dir.join("c.conf"),
+        "authorization { users: [ { user: a, password: p } ] }\n\
+         websocket { port: -1, no_tls: true, no_auth_user: ghost }\n",
+    )
+    .unwrap();
+    let (code, _, err) = common::run_bin(&["-c", "c.conf"], &dir);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("no_auth_user: \"ghost\" not present as user or nkey"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,8 +2,8 @@
 //! frames, with its own TLS, origin checks and cookie credentials.
 //!
 //! Keys nats-server accepts but Natrium does not implement (compression, an own
-//! authorization block, JWT cookies, a listener-specific `no_auth_user`, `advertise`,
-//! websocket-level pings) are recorded as unsupported.
+//! authorization block, JWT cookies, `advertise`, websocket-level pings) are recorded as
+//! unsupported.
 
 use std::time::Duration;
 
@@ -33,6 +33,8 @@ pub struct WebsocketOptions {
     pub token_cookie: Option<String>,
     /// Extra headers sent with the upgrade response.
     pub headers: Vec<(String, String)>,
+    /// The user a websocket client without credentials is, instead of the top-level one.
+    pub no_auth_user: Option<String>,
 }
 
 /// nats-server's default upgrade deadline.
@@ -45,7 +47,6 @@ const UNSUPPORTED: &[&str] = &[
     "authorization",
     "authentication",
     "jwt_cookie",
-    "no_auth_user",
     "ping_interval",
 ];
 
@@ -119,6 +120,7 @@ fn apply_key(w: &mut WebsocketOptions, ld: &mut Loader, key: &str, lower: &str, 
         "user_cookie" => w.user_cookie = ld.string(v),
         "pass_cookie" => w.pass_cookie = ld.string(v),
         "token_cookie" => w.token_cookie = ld.string(v),
+        "no_auth_user" => w.no_auth_user = ld.string(v),
         "headers" => match &v.value {
             Value::Map(entries) => {
                 w.headers.clear();
@@ -207,6 +209,20 @@ pub fn validate_websocket(o: &Options) -> Result<(), String> {
                 go_quote(origin)
             ),
         })?;
+    }
+    if let Some(user) = &w.no_auth_user {
+        if o.users.is_empty() && o.nkeys.is_empty() {
+            return Err(format!(
+                "no_auth_user: \"{user}\" present, but users/nkeys are not defined"
+            ));
+        }
+        if !o.users.iter().any(|u| &u.username == user) && !o.nkeys.iter().any(|n| &n.nkey == user)
+        {
+            return Err(format!(
+                "no_auth_user: \"{user}\" not present as user or nkey in authorization block \
+                 or account configuration"
+            ));
+        }
     }
     for (name, _) in &w.headers {
         let k = name.to_lowercase();
