@@ -301,7 +301,37 @@ impl AuthConfig {
     }
 }
 
-fn is_bcrypt(stored: &str) -> bool {
+/// A listener's own single user or token (the websocket block's `authorization`), checked
+/// like the top-level ones. Runs bcrypt for a bcrypt password: call off the async threads
+/// when [`is_bcrypt`] says so.
+pub fn check_single(
+    user: Option<&str>,
+    pass: Option<&str>,
+    token: Option<&str>,
+    ci: &ConnectInfo,
+) -> Option<Authenticated> {
+    if let Some(token) = token {
+        let given = ci.auth_token.as_deref().or(ci.user.as_deref());
+        return given
+            .is_some_and(|g| password_matches(token, g))
+            .then(Authenticated::default);
+    }
+    let user = user?;
+    if ci.user.as_deref() != Some(user) {
+        return None;
+    }
+    let ok = match (pass, &ci.pass) {
+        (Some(stored), Some(given)) => password_matches(stored, given),
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    ok.then(|| Authenticated {
+        user: Some(user.to_string()),
+        permissions: None,
+    })
+}
+
+pub fn is_bcrypt(stored: &str) -> bool {
     stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$")
 }
 

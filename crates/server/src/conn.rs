@@ -76,35 +76,46 @@ pub async fn run(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
 struct Extras {
     /// The TLS session's details.
     peer: Option<crate::tls::PeerTls>,
-    /// Set for websocket connections: the credentials their cookies carried.
-    websocket: Option<crate::ws::CookieCredentials>,
+    /// Set for websocket connections.
+    websocket: Option<WsContext>,
 }
 
-/// Serves a websocket connection after its upgrade. `local` is the websocket listener's
-/// address, `tls` whether it is `wss`.
+/// A websocket connection's listener and upgrade request.
+pub struct WsContext {
+    /// The listener's host and bound port, for INFO.
+    pub host: String,
+    pub port: u16,
+    /// `wss`.
+    pub tls: bool,
+    pub options: Arc<natrium_config::WebsocketOptions>,
+    /// The credentials the request's cookies carried.
+    pub cookies: crate::ws::CookieCredentials,
+}
+
+/// Serves a websocket connection after its upgrade.
 pub async fn serve_websocket<R, W>(
     server: Arc<Server>,
     rd: R,
     wr: W,
     addr: SocketAddr,
-    listener: (String, u16, bool),
-    cookies: crate::ws::CookieCredentials,
+    ws: WsContext,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let cid = server.next_cid();
-    let (host, port, tls) = listener;
+    let base = server.info_for(cid, addr.ip().to_string());
     let info = crate::server_info::Info {
-        tls_required: tls,
-        tls_available: tls,
-        host,
-        port,
-        ..server.info_for(cid, addr.ip().to_string())
+        tls_required: ws.tls,
+        tls_available: ws.tls,
+        host: ws.host.clone(),
+        port: ws.port,
+        auth_required: base.auth_required || ws.options.auth_override(),
+        ..base
     };
     let extras = Extras {
         peer: None,
-        websocket: Some(cookies),
+        websocket: Some(ws),
     };
     serve(server, rd, wr, addr, cid, Some(info.to_line()), extras).await
 }
@@ -145,7 +156,7 @@ async fn serve<R, W>(
     debug!("{addr} - cid:{cid} - Client connection created");
     let mut conn = Conn::new(server.clone(), client.clone(), addr);
     conn.cert = extras.peer.and_then(|p| p.cert);
-    conn.cookies = extras.websocket;
+    conn.ws = extras.websocket;
     conn.read_loop(rd).await;
     conn.cleanup();
     let _ = writer.await;
@@ -167,8 +178,8 @@ struct Conn {
     touched: Touched,
     /// The client's TLS certificate, for `verify_and_map`.
     cert: Option<Arc<crate::x509::CertNames>>,
-    /// A websocket client's cookie credentials, used when CONNECT has none.
-    cookies: Option<crate::ws::CookieCredentials>,
+    /// Set for a websocket client: its listener's auth settings and cookie credentials.
+    ws: Option<WsContext>,
 }
 
 /// What handling one operation decided about the connection.
@@ -195,7 +206,7 @@ impl Conn {
             pings_out: 0,
             touched: Touched::default(),
             cert: None,
-            cookies: None,
+            ws: None,
         }
     }
 
@@ -212,9 +223,13 @@ impl Conn {
         let mut ping = tokio::time::interval_at(start + FIRST_PING_DELAY, opts.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let auth = self.server.auth();
-        let auth_deadline = tokio::time::sleep(auth.timeout);
+        let timeout = match &self.ws {
+            Some(ws) if !ws.options.auth_timeout.is_zero() => ws.options.auth_timeout,
+            _ => auth.timeout,
+        };
+        let auth_deadline = tokio::time::sleep(timeout);
         tokio::pin!(auth_deadline);
-        let must_auth = auth.required();
+        let must_auth = self.auth_required();
         loop {
             if buf.capacity() - buf.len() < READ_CHUNK_BYTES / 4 {
                 buf.reserve(READ_CHUNK_BYTES);
@@ -277,10 +292,7 @@ impl Conn {
             if crate::log::trace_enabled() {
                 trace!("{} - <<- [{}]", self.prefix(), describe(&op));
             }
-            if !self.connected
-                && !matches!(op, ClientOp::Connect(_))
-                && self.server.auth().required()
-            {
+            if !self.connected && !matches!(op, ClientOp::Connect(_)) && self.auth_required() {
                 break Err(self.auth_violation(None));
             }
             let r = match op {
@@ -405,20 +417,10 @@ impl Conn {
     /// CONNECT credentials, or the client certificate under `verify_and_map`.
     async fn authenticate(&self, ci: &ConnectInfo) -> Option<Authenticated> {
         let auth = self.server.auth();
+        if let Some(ws) = &self.ws {
+            return self.authenticate_websocket(ws, ci).await;
+        }
         if !auth.maps_certificates() {
-            if let Some(c) = &self.cookies {
-                let mut ci = ci.clone();
-                let none = ci.user.is_none() && ci.pass.is_none() && ci.auth_token.is_none();
-                if none {
-                    (ci.user, ci.pass, ci.auth_token) =
-                        (c.user.clone(), c.pass.clone(), c.token.clone());
-                }
-                let still_none = ci.user.is_none() && ci.auth_token.is_none() && ci.nkey.is_none();
-                if let (true, Some(name)) = (still_none, &c.no_auth_user) {
-                    return auth.as_user(name);
-                }
-                return authenticate(&self.server, &ci).await;
-            }
             return authenticate(&self.server, ci).await;
         }
         let found = auth.authenticate_certificate(self.cert.as_deref());
@@ -448,6 +450,57 @@ impl Conn {
             },
         }
         found
+    }
+
+    /// A websocket client: cookies stand in for missing CONNECT credentials, and the
+    /// block's own user, token or `no_auth_user` replace the top-level ones (nats-server's
+    /// "auth override").
+    async fn authenticate_websocket(
+        &self,
+        ws: &WsContext,
+        ci: &ConnectInfo,
+    ) -> Option<Authenticated> {
+        let mut ci = ci.clone();
+        if ci.user.is_none() && ci.pass.is_none() && ci.auth_token.is_none() {
+            let c = &ws.cookies;
+            (ci.user, ci.pass, ci.auth_token) = (c.user.clone(), c.pass.clone(), c.token.clone());
+        }
+        let o = &ws.options;
+        if !o.auth_override() {
+            return authenticate(&self.server, &ci).await;
+        }
+        let anonymous = ci.user.is_none() && ci.auth_token.is_none() && ci.nkey.is_none();
+        if let (true, Some(name)) = (anonymous, &o.no_auth_user) {
+            return self.server.auth().as_user(name);
+        }
+        if o.username.is_none() && o.token.is_none() {
+            return authenticate(&self.server, &ci).await;
+        }
+        let o = o.clone();
+        let check = move || {
+            crate::auth::check_single(
+                o.username.as_deref(),
+                o.password.as_deref(),
+                o.token.as_deref(),
+                &ci,
+            )
+        };
+        let slow = ws
+            .options
+            .password
+            .as_deref()
+            .or(ws.options.token.as_deref())
+            .is_some_and(crate::auth::is_bcrypt);
+        if slow {
+            tokio::task::spawn_blocking(check).await.ok().flatten()
+        } else {
+            check()
+        }
+    }
+
+    /// Whether this client must authenticate (a websocket block may require it alone).
+    fn auth_required(&self) -> bool {
+        self.server.auth().required() || self.ws.as_ref().is_some_and(|w| w.options.auth_override())
     }
 
     fn apply_auth(&mut self, auth: Authenticated) {

@@ -38,13 +38,11 @@ pub struct CookieCredentials {
     pub user: Option<String>,
     pub pass: Option<String>,
     pub token: Option<String>,
-    /// The websocket listener's `no_auth_user`, for a client with no credentials at all.
-    pub no_auth_user: Option<String>,
 }
 
 /// The websocket listener's settings, built once at startup.
 pub struct WsListener {
-    pub options: WebsocketOptions,
+    pub options: Arc<WebsocketOptions>,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
@@ -58,7 +56,7 @@ impl WsListener {
             None => None,
         };
         Ok(WsListener {
-            options: o.clone(),
+            options: Arc::new(o.clone()),
             tls,
         })
     }
@@ -140,8 +138,14 @@ async fn upgrade_and_serve<S>(
     } else {
         ws.options.host.clone()
     };
-    let listener = (host, local_port, ws.tls.is_some());
-    crate::conn::serve_websocket(server, rd, wr, addr, listener, cookies).await;
+    let listener = crate::conn::WsContext {
+        host,
+        port: local_port,
+        tls: ws.tls.is_some(),
+        options: ws.options.clone(),
+        cookies,
+    };
+    crate::conn::serve_websocket(server, rd, wr, addr, listener).await;
 }
 
 /// Reads and checks the upgrade request and answers it. On a bad request the HTTP error
@@ -286,7 +290,6 @@ fn check(ws: &WsListener, r: &Request) -> Result<(String, CookieCredentials), (u
         user: cookie(&o.user_cookie),
         pass: cookie(&o.pass_cookie),
         token: cookie(&o.token_cookie),
-        no_auth_user: o.no_auth_user.clone(),
     };
     Ok((key.to_string(), cookies))
 }
@@ -500,11 +503,11 @@ mod tests {
     #[test]
     fn requests_are_checked_like_nats_server() {
         let ws = WsListener {
-            options: WebsocketOptions {
+            options: Arc::new(WebsocketOptions {
                 allowed_origins: vec!["https://app.example.com".into()],
                 token_cookie: Some("tok".into()),
                 ..Default::default()
-            },
+            }),
             tls: None,
         };
         let req = |extra: &str| {

@@ -268,3 +268,52 @@ async fn ws_no_auth_user_applies_to_websocket_clients_only() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn ws_authorization_block_overrides_for_websocket_clients() {
+    let s = TestServer::with_config(
+        "websocket { port: -1, no_tls: true, \
+         authorization { user: wsuser, password: wspass, timeout: 1 } }\n",
+        &[],
+    );
+    let port = ws_port(&s);
+    let url = format!("ws://127.0.0.1:{port}");
+    // TCP clients need nothing; websocket clients need the block's credentials.
+    let tcp = async_nats::connect(s.url()).await.unwrap();
+    tcp.flush().await.unwrap();
+    let (_, mut raw) = upgrade(port, "").await;
+    let info = read_until(&mut raw, "\r\n").await;
+    assert!(info.contains("\"auth_required\":true"), "{info}");
+    let anonymous = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(2))
+        .connect(&url)
+        .await;
+    assert!(anonymous.is_err());
+    let nc = async_nats::ConnectOptions::with_user_and_password("wsuser".into(), "wspass".into())
+        .connect(&url)
+        .await
+        .unwrap();
+    let mut sub = nc.subscribe("a").await.unwrap();
+    nc.publish("a", "x".into()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(3), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let dir = common::temp_dir("wsauth");
+    std::fs::write(
+        dir.join("c.conf"),
+        "authorization { users: [ { user: a, password: p } ] }\n\
+         websocket { port: -1, no_tls: true, authorization { user: x, password: y } }\n",
+    )
+    .unwrap();
+    let (code, _, err) = common::run_bin(&["-c", "c.conf"], &dir);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(
+            "websocket authentication username not compatible with presence of users/nkeys"
+        ),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

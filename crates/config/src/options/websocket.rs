@@ -1,9 +1,8 @@
 //! The `websocket` block: the listener that carries the client protocol over WebSocket
 //! frames, with its own TLS, origin checks and cookie credentials.
 //!
-//! Keys nats-server accepts but Natrium does not implement (compression, an own
-//! authorization block, JWT cookies, `advertise`, websocket-level pings) are recorded as
-//! unsupported.
+//! Keys nats-server accepts but Natrium does not implement (compression, JWT cookies,
+//! `advertise`, websocket-level pings) are recorded as unsupported.
 
 use std::time::Duration;
 
@@ -35,6 +34,20 @@ pub struct WebsocketOptions {
     pub headers: Vec<(String, String)>,
     /// The user a websocket client without credentials is, instead of the top-level one.
     pub no_auth_user: Option<String>,
+    /// The block's own `authorization { user, password, token, timeout }`: websocket
+    /// clients authenticate against it instead of the top-level single user or token.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    /// Zero means the top-level auth timeout.
+    pub auth_timeout: Duration,
+}
+
+impl WebsocketOptions {
+    /// nats-server's "auth override": the block names its own credentials or default user.
+    pub fn auth_override(&self) -> bool {
+        self.username.is_some() || self.token.is_some() || self.no_auth_user.is_some()
+    }
 }
 
 /// nats-server's default upgrade deadline.
@@ -44,8 +57,6 @@ const UNSUPPORTED: &[&str] = &[
     "advertise",
     "compress",
     "compression",
-    "authorization",
-    "authentication",
     "jwt_cookie",
     "ping_interval",
 ];
@@ -121,6 +132,7 @@ fn apply_key(w: &mut WebsocketOptions, ld: &mut Loader, key: &str, lower: &str, 
         "pass_cookie" => w.pass_cookie = ld.string(v),
         "token_cookie" => w.token_cookie = ld.string(v),
         "no_auth_user" => w.no_auth_user = ld.string(v),
+        "authorization" | "authentication" => apply_simple_auth(w, ld, v),
         "headers" => match &v.value {
             Value::Map(entries) => {
                 w.headers.clear();
@@ -146,6 +158,30 @@ fn apply_key(w: &mut WebsocketOptions, ld: &mut Loader, key: &str, lower: &str, 
             ),
         },
         _ => ld.unknown_field(key, v),
+    }
+}
+
+/// nats-server's `parseSimpleAuth`: user, password, token and a timeout in seconds.
+fn apply_simple_auth(w: &mut WebsocketOptions, ld: &mut Loader, v: &Spanned) {
+    let Some(entries) = ld.map(v) else {
+        return;
+    };
+    for (key, item) in entries {
+        match key.to_lowercase().as_str() {
+            "user" | "username" => w.username = ld.string(item),
+            "pass" | "password" => w.password = ld.string(item),
+            "token" => w.token = ld.string(item),
+            "timeout" => {
+                // Like nats-server, a value of another type means one second.
+                let secs = match &item.value {
+                    Value::Int(i) => *i as f64,
+                    Value::Float(f) => *f,
+                    _ => 1.0,
+                };
+                w.auth_timeout = Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO);
+            }
+            _ => ld.unknown_field(key, item),
+        }
     }
 }
 
@@ -222,6 +258,19 @@ pub fn validate_websocket(o: &Options) -> Result<(), String> {
                 "no_auth_user: \"{user}\" not present as user or nkey in authorization block \
                  or account configuration"
             ));
+        }
+    }
+    if !o.users.is_empty() || !o.nkeys.is_empty() {
+        if w.username.is_some() {
+            return Err(
+                "websocket authentication username not compatible with presence of users/nkeys"
+                    .into(),
+            );
+        }
+        if w.token.is_some() {
+            return Err(
+                "websocket authentication token not compatible with presence of users/nkeys".into(),
+            );
         }
     }
     for (name, _) in &w.headers {
