@@ -75,15 +75,26 @@ pub fn server_config(t: &TlsOptions) -> Result<ServerConfig, String> {
         .with_protocol_versions(versions)
         .map_err(|e| format!("TLS configuration: {e}"))?;
     let builder = if t.verify {
-        let Some(ca_file) = &t.ca_file else {
-            // Go falls back to the system's roots here; Natrium has no system store.
-            return Err("TLS 'verify' requires 'ca_file' in natrium-server".into());
-        };
         let mut roots = RootCertStore::empty();
-        for ca in load_ca(ca_file)? {
-            roots
-                .add(ca)
-                .map_err(|e| format!("failed to parse root ca certificate: {e}"))?;
+        match &t.ca_file {
+            Some(ca_file) => {
+                for ca in load_ca(ca_file)? {
+                    roots
+                        .add(ca)
+                        .map_err(|e| format!("failed to parse root ca certificate: {e}"))?;
+                }
+            }
+            // Without ca_file, client certificates are verified against the system's roots,
+            // as Go does; unreadable system certificates are skipped like Go skips them.
+            None => {
+                let (added, _) =
+                    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+                if added == 0 {
+                    return Err(
+                        "TLS 'verify' without 'ca_file': no system root certificates".into(),
+                    );
+                }
+            }
         }
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
