@@ -60,6 +60,9 @@ pub enum FlagError {
     SignalParameters(Vec<String>),
     #[error("solicited routes require cluster capabilities, e.g. --cluster")]
     RoutesWithoutCluster,
+    /// A `--tls*` flag problem (missing certificate or key, unreadable file).
+    #[error("{0}")]
+    Tls(String),
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
@@ -281,6 +284,7 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, Fl
         return Err(FlagError::CheckWithoutConfig);
     }
     apply_combined_levels(&mut opts, &given);
+    apply_tls_flags(&mut opts, &given)?;
     record_unsupported(&mut opts, &given);
     let cluster_in_file = opts
         .unsupported
@@ -526,7 +530,48 @@ fn apply_combined_levels(o: &mut Options, given: &[Given]) {
     }
 }
 
-/// Cluster, route, TLS and profiling flags are recognised but not implemented yet.
+/// The `--tls*` flags, merged as nats-server merges them: any of them (unless `--tls=false`,
+/// which turns TLS off even when the file configures it) replaces the file's certificate,
+/// key, CA, verification and cipher settings with the flags' values; the file's timeout,
+/// mapping, pinning and handshake-first settings stay. `--tlsverify` implies TLS.
+fn apply_tls_flags(o: &mut Options, given: &[Given]) -> Result<(), FlagError> {
+    let last = |t: Target| given.iter().rev().find(|g| g.target == t).map(|g| &g.value);
+    let text = |t: Target| match last(t) {
+        Some(FlagValue::Str(s)) if !s.is_empty() => Some(std::path::PathBuf::from(s)),
+        _ => None,
+    };
+    let flag_bool = |t: Target| matches!(last(t), Some(FlagValue::Bool(true)));
+    let any_other = [T::TlsVerify, T::TlsCert, T::TlsKey, T::TlsCaCert]
+        .iter()
+        .any(|t| last(*t).is_some());
+    match last(T::Tls) {
+        // Go visits flags in name order: `tls` comes first and disables the rest.
+        Some(FlagValue::Bool(false)) => {
+            o.tls = None;
+            return Ok(());
+        }
+        Some(_) => {}
+        None if any_other => {}
+        None => return Ok(()),
+    }
+    let cert = text(T::TlsCert)
+        .ok_or_else(|| FlagError::Tls("TLS Server certificate must be present and valid".into()))?;
+    let key = text(T::TlsKey)
+        .ok_or_else(|| FlagError::Tls("TLS Server private key must be present and valid".into()))?;
+    let mut t = o.tls.take().unwrap_or_default();
+    t.cert_file = Some(cert);
+    t.key_file = Some(key);
+    t.ca_file = text(T::TlsCaCert);
+    t.verify = flag_bool(T::TlsVerify);
+    t.cipher_suites.clear();
+    t.curve_preferences.clear();
+    t.min_version = None;
+    crate::options::check_tls_files(&t).map_err(FlagError::Tls)?;
+    o.tls = Some(t);
+    Ok(())
+}
+
+/// Cluster, route and profiling flags are recognised but not implemented yet.
 fn record_unsupported(o: &mut Options, given: &[Given]) {
     let mut seen: Vec<Target> = Vec::new();
     for g in given.iter().rev() {
@@ -538,11 +583,6 @@ fn record_unsupported(o: &mut Options, given: &[Given]) {
                 | T::ClusterAdvertise
                 | T::ConnectRetries
                 | T::ClusterName
-                | T::Tls
-                | T::TlsVerify
-                | T::TlsCert
-                | T::TlsKey
-                | T::TlsCaCert
         );
         if !unsupported || seen.contains(&g.target) {
             continue;

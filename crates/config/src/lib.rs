@@ -18,6 +18,6 @@ pub use flags::{parse_args, Command, FlagError};
 pub use options::{
     AccountConfig, AccountJetStream, ConfigError, Diagnostic, Export, ExportKind, Import,
     ImportKind, MapDestination, Mapping, NkeyUser, Options, Permissions, ResolverConfig,
-    ResponsePermission, ResponseType, SubjectPermission, SyncPolicy, User,
-    DEFAULT_RESPONSE_THRESHOLD,
+    ResponsePermission, ResponseType, SubjectPermission, SyncPolicy, TlsOptions, TlsVersion, User,
+    WebsocketOptions, DEFAULT_RESPONSE_THRESHOLD,
 };

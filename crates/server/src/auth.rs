@@ -154,6 +154,8 @@ pub struct AuthConfig {
     operator_mode: bool,
     no_auth_user: Option<String>,
     pub timeout: Duration,
+    /// `verify_and_map`: the client certificate names the user.
+    tls_map: bool,
 }
 
 /// A successful authentication.
@@ -213,6 +215,7 @@ impl AuthConfig {
             operator_mode: crate::operator::enabled(opts),
             no_auth_user: opts.no_auth_user.clone(),
             timeout: opts.auth_timeout,
+            tls_map: opts.tls.as_ref().is_some_and(|t| t.map),
         }
     }
 
@@ -275,6 +278,67 @@ impl AuthConfig {
         })
     }
 
+    /// The `no_auth_user` of a listener that names its own (websocket), for a client that
+    /// sent no credentials. `None` when that user does not exist.
+    pub fn as_user(&self, name: &str) -> Option<Authenticated> {
+        self.users.get(name).map(|e| Authenticated {
+            user: Some(name.to_string()),
+            permissions: e.permissions.clone(),
+            account: e.account.clone(),
+        })
+    }
+
+    /// True when users come from client certificates (`verify_and_map` with users).
+    pub fn maps_certificates(&self) -> bool {
+        self.tls_map && !self.users.is_empty()
+    }
+
+    /// The user a client certificate names, looked up as nats-server does: e-mail
+    /// addresses, then DNS names, then URIs, then the subject as a distinguished name
+    /// (matched exactly, then in any RDN order), then the subject string with and without
+    /// its domain components. `None` (an authorization violation) when nothing matches.
+    pub fn authenticate_certificate(
+        &self,
+        cert: Option<&crate::x509::CertNames>,
+    ) -> Option<Authenticated> {
+        let cert = cert?;
+        let found = |name: &str| {
+            self.users.get(name).map(|e| Authenticated {
+                user: Some(name.to_string()),
+                permissions: e.permissions.clone(),
+                account: e.account.clone(),
+            })
+        };
+        let sans = cert.emails.iter().chain(&cert.dns_names).chain(&cert.uris);
+        if let Some(a) = sans.filter_map(|n| found(n)).next() {
+            return Some(a);
+        }
+        if let Some(dn) = cert.subject_dn() {
+            let parsed: Vec<(&String, crate::x509::Dn)> = self
+                .users
+                .keys()
+                .filter_map(|u| crate::x509::parse_dn(u).map(|d| (u, d)))
+                .collect();
+            let exact = parsed.iter().find(|(_, d)| crate::x509::dn_equal(d, &dn));
+            let any_order = || {
+                parsed
+                    .iter()
+                    .find(|(_, d)| crate::x509::dn_rdns_match(d, &dn))
+            };
+            if let Some((u, _)) = exact.or_else(any_order) {
+                return found(u);
+            }
+        }
+        let subject = cert.subject_string();
+        let dcs = cert.domain_components();
+        if !dcs.is_empty() {
+            if let Some(a) = found(&format!("{subject},{dcs}")) {
+                return Some(a);
+            }
+        }
+        found(&subject)
+    }
+
     /// True when checking `ci` may need a bcrypt comparison (slow; run it on a blocking thread).
     pub fn needs_slow_check(&self, ci: &ConnectInfo) -> bool {
         let stored = match (&self.token, &ci.user) {
@@ -312,7 +376,38 @@ pub fn verify_nonce_signature(key: &str, nonce: &str, sig: &str) -> bool {
     pair.verify(nonce.as_bytes(), &sig).is_ok()
 }
 
-fn is_bcrypt(stored: &str) -> bool {
+/// A listener's own single user or token (the websocket block's `authorization`), checked
+/// like the top-level ones. Runs bcrypt for a bcrypt password: call off the async threads
+/// when [`is_bcrypt`] says so.
+pub fn check_single(
+    user: Option<&str>,
+    pass: Option<&str>,
+    token: Option<&str>,
+    ci: &ConnectInfo,
+) -> Option<Authenticated> {
+    if let Some(token) = token {
+        let given = ci.auth_token.as_deref().or(ci.user.as_deref());
+        return given
+            .is_some_and(|g| password_matches(token, g))
+            .then(Authenticated::default);
+    }
+    let user = user?;
+    if ci.user.as_deref() != Some(user) {
+        return None;
+    }
+    let ok = match (pass, &ci.pass) {
+        (Some(stored), Some(given)) => password_matches(stored, given),
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    ok.then(|| Authenticated {
+        user: Some(user.to_string()),
+        permissions: None,
+        account: None,
+    })
+}
+
+pub fn is_bcrypt(stored: &str) -> bool {
     stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$")
 }
 

@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use natrium_protocol::{encode, ClientOp, ConnectInfo, ParseError, Parser};
-use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::account::{Account, GLOBAL_ACCOUNT};
@@ -39,15 +38,127 @@ pub async fn run(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let _ = stream.set_nodelay(true);
     // The dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`; show them as IPv4.
     let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
-    let opts = server.options();
     let cid = server.next_cid();
-    let client = Arc::new(Client::new(cid, addr, opts.max_pending.max(0) as usize));
-    let (rd, wr) = stream.into_split();
-    let writer = tokio::spawn(write_loop(client.clone(), wr, opts.write_deadline));
     let mut info = server.info_for(cid, addr.ip().to_string());
     let nonce = server.auth().nonce_required().then(crate::auth::new_nonce);
     info.nonce = nonce.clone();
-    client.send_raw(&info.to_line());
+    let plain = Extras {
+        nonce: nonce.clone(),
+        ..Extras::default()
+    };
+    let Some(tls) = server.tls() else {
+        // The plain path keeps tokio's owned halves: no lock between reader and writer.
+        let (rd, wr) = stream.into_split();
+        let info = Some(info.to_line());
+        return serve(server, rd, wr, addr, cid, info, plain).await;
+    };
+    let greeting = crate::tls::Greeting {
+        normal: info.to_line(),
+        after_tls_first: crate::server_info::Info {
+            tls_required: true,
+            tls_available: false,
+            ..info
+        }
+        .to_line(),
+    };
+    let prefix = format!("{addr} - cid:{cid}");
+    match crate::tls::negotiate(&tls, stream, &greeting, &prefix).await {
+        Some((crate::tls::Transport::Plain(stream), pending_info)) => {
+            let (rd, wr) = stream.into_split();
+            serve(server, rd, wr, addr, cid, pending_info, plain).await
+        }
+        Some((crate::tls::Transport::Tls(stream, peer), pending_info)) => {
+            let (rd, wr) = tokio::io::split(*stream);
+            let extras = Extras {
+                peer: Some(peer),
+                ..plain
+            };
+            serve(server, rd, wr, addr, cid, pending_info, extras).await
+        }
+        None => {}
+    }
+}
+
+/// What the transport adds to a connection.
+#[derive(Default)]
+struct Extras {
+    /// The TLS session's details.
+    peer: Option<crate::tls::PeerTls>,
+    /// Set for websocket connections.
+    websocket: Option<WsContext>,
+    /// The nonce sent in INFO (nkey or JWT users), for the CONNECT signature.
+    nonce: Option<String>,
+}
+
+/// A websocket connection's listener and upgrade request.
+pub struct WsContext {
+    /// The listener's host and bound port, for INFO.
+    pub host: String,
+    pub port: u16,
+    /// `wss`.
+    pub tls: bool,
+    pub options: Arc<natrium_config::WebsocketOptions>,
+    /// The credentials the request's cookies carried.
+    pub cookies: crate::ws::CookieCredentials,
+}
+
+/// Serves a websocket connection after its upgrade.
+pub async fn serve_websocket<R, W>(
+    server: Arc<Server>,
+    rd: R,
+    wr: W,
+    addr: SocketAddr,
+    ws: WsContext,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let cid = server.next_cid();
+    let mut base = server.info_for(cid, addr.ip().to_string());
+    let nonce = server.auth().nonce_required().then(crate::auth::new_nonce);
+    base.nonce = nonce.clone();
+    let info = crate::server_info::Info {
+        tls_required: ws.tls,
+        tls_available: ws.tls,
+        host: ws.host.clone(),
+        port: ws.port,
+        auth_required: base.auth_required || ws.options.auth_override(),
+        ..base
+    };
+    let extras = Extras {
+        peer: None,
+        websocket: Some(ws),
+        nonce,
+    };
+    serve(server, rd, wr, addr, cid, Some(info.to_line()), extras).await
+}
+
+/// Runs a connection whose transport is settled: `info` is the INFO still to send (`None`
+/// when the TLS opening already sent it).
+async fn serve<R, W>(
+    server: Arc<Server>,
+    rd: R,
+    wr: W,
+    addr: SocketAddr,
+    cid: u64,
+    info: Option<Vec<u8>>,
+    extras: Extras,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let opts = server.options();
+    let client = Arc::new(Client::new(cid, addr, opts.max_pending.max(0) as usize));
+    let writer = tokio::spawn(write_loop(client.clone(), wr, opts.write_deadline));
+    if let Some(info) = info {
+        client.send_raw(&info);
+    }
+    if let Some(peer) = &extras.peer {
+        client.meta.set_tls(peer);
+    }
+    if extras.websocket.is_some() {
+        client.meta.set_websocket();
+    }
     if !server.register(&client, addr) {
         error!("{addr} - cid:{cid} - maximum connections exceeded");
         client.send_err("maximum connections exceeded");
@@ -56,7 +167,9 @@ pub async fn run(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
         return;
     }
     debug!("{addr} - cid:{cid} - Client connection created");
-    let mut conn = Conn::new(server.clone(), client.clone(), addr, nonce);
+    let mut conn = Conn::new(server.clone(), client.clone(), addr, extras.nonce);
+    conn.cert = extras.peer.and_then(|p| p.cert);
+    conn.ws = extras.websocket;
     conn.read_loop(rd).await;
     conn.cleanup();
     let _ = writer.await;
@@ -87,6 +200,10 @@ struct Conn {
     jwt_max_payload: i64,
     /// When the JWT login ends, and whose credential expires then.
     expires: Option<(tokio::time::Instant, Expiry)>,
+    /// The client's TLS certificate, for `verify_and_map`.
+    cert: Option<Arc<crate::x509::CertNames>>,
+    /// Set for a websocket client: its listener's auth settings and cookie credentials.
+    ws: Option<WsContext>,
 }
 
 /// What handling one operation decided about the connection.
@@ -125,6 +242,8 @@ impl Conn {
             jwt_max_subs: -1,
             jwt_max_payload: -1,
             expires: None,
+            cert: None,
+            ws: None,
         }
     }
 
@@ -132,7 +251,7 @@ impl Conn {
         self.client.log_prefix()
     }
 
-    async fn read_loop(&mut self, mut rd: OwnedReadHalf) {
+    async fn read_loop<R: AsyncRead + Unpin>(&mut self, mut rd: R) {
         let opts = self.server.options();
         let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
         let mut shutdown = self.server.shutdown_signal();
@@ -141,9 +260,13 @@ impl Conn {
         let mut ping = tokio::time::interval_at(start + FIRST_PING_DELAY, opts.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let auth = self.server.auth();
-        let auth_deadline = tokio::time::sleep(auth.timeout);
+        let timeout = match &self.ws {
+            Some(ws) if !ws.options.auth_timeout.is_zero() => ws.options.auth_timeout,
+            _ => auth.timeout,
+        };
+        let auth_deadline = tokio::time::sleep(timeout);
         tokio::pin!(auth_deadline);
-        let must_auth = auth.required();
+        let must_auth = self.auth_required();
         loop {
             if buf.capacity() - buf.len() < READ_CHUNK_BYTES / 4 {
                 buf.reserve(READ_CHUNK_BYTES);
@@ -216,10 +339,7 @@ impl Conn {
             if crate::log::trace_enabled() {
                 trace!("{} - <<- [{}]", self.prefix(), describe(&op));
             }
-            if !self.connected
-                && !matches!(op, ClientOp::Connect(_))
-                && self.server.auth().required()
-            {
+            if !self.connected && !matches!(op, ClientOp::Connect(_)) && self.auth_required() {
                 break Err(self.auth_violation(None));
             }
             let r = match op {
@@ -331,8 +451,7 @@ impl Conn {
             return Err(CloseReason::ProtocolViolation);
         }
         if !self.connected {
-            let Some((auth, grant)) = authenticate(&self.server, &ci, self.nonce.as_deref()).await
-            else {
+            let Some((auth, grant)) = self.authenticate(&ci).await else {
                 return Err(self.auth_violation(ci.user.as_deref()));
             };
             if !self.bind_account(auth.account.as_deref()) {
@@ -400,6 +519,97 @@ impl Conn {
         Ok(())
     }
 
+    /// CONNECT credentials (a user JWT in operator mode), or the client certificate under
+    /// `verify_and_map`.
+    async fn authenticate(&self, ci: &ConnectInfo) -> Option<(Authenticated, Option<JwtGrant>)> {
+        let auth = self.server.auth();
+        if let Some(ws) = &self.ws {
+            return self.authenticate_websocket(ws, ci).await;
+        }
+        if !auth.maps_certificates() {
+            return authenticate(&self.server, ci, self.nonce.as_deref()).await;
+        }
+        let found = auth.authenticate_certificate(self.cert.as_deref());
+        match &found {
+            Some(a) => {
+                if let Some(user) = &ci.user {
+                    crate::warn!(
+                        "User {user:?} found in connect proto, but user required from cert"
+                    );
+                }
+                debug!(
+                    "{} - Using certificate for auth [{:?}]",
+                    self.prefix(),
+                    a.user.as_deref().unwrap_or_default()
+                );
+            }
+            None => match &self.cert {
+                Some(c) => debug!(
+                    "{} - User in cert [{:?}], not found",
+                    self.prefix(),
+                    c.subject_string()
+                ),
+                None => debug!(
+                    "{} - User required in cert, no peer certificates found",
+                    self.prefix()
+                ),
+            },
+        }
+        found.map(|a| (a, None))
+    }
+
+    /// A websocket client: cookies stand in for missing CONNECT credentials, and the
+    /// block's own user, token or `no_auth_user` replace the top-level ones (nats-server's
+    /// "auth override").
+    async fn authenticate_websocket(
+        &self,
+        ws: &WsContext,
+        ci: &ConnectInfo,
+    ) -> Option<(Authenticated, Option<JwtGrant>)> {
+        let mut ci = ci.clone();
+        if ci.user.is_none() && ci.pass.is_none() && ci.auth_token.is_none() {
+            let c = &ws.cookies;
+            (ci.user, ci.pass, ci.auth_token) = (c.user.clone(), c.pass.clone(), c.token.clone());
+        }
+        let o = &ws.options;
+        if !o.auth_override() {
+            return authenticate(&self.server, &ci, self.nonce.as_deref()).await;
+        }
+        let anonymous = ci.user.is_none() && ci.auth_token.is_none() && ci.nkey.is_none();
+        if let (true, Some(name)) = (anonymous, &o.no_auth_user) {
+            return self.server.auth().as_user(name).map(|a| (a, None));
+        }
+        if o.username.is_none() && o.token.is_none() {
+            return authenticate(&self.server, &ci, self.nonce.as_deref()).await;
+        }
+        let o = o.clone();
+        let check = move || {
+            crate::auth::check_single(
+                o.username.as_deref(),
+                o.password.as_deref(),
+                o.token.as_deref(),
+                &ci,
+            )
+        };
+        let slow = ws
+            .options
+            .password
+            .as_deref()
+            .or(ws.options.token.as_deref())
+            .is_some_and(crate::auth::is_bcrypt);
+        let found = if slow {
+            tokio::task::spawn_blocking(check).await.ok().flatten()
+        } else {
+            check()
+        };
+        found.map(|a| (a, None))
+    }
+
+    /// Whether this client must authenticate (a websocket block may require it alone).
+    fn auth_required(&self) -> bool {
+        self.server.auth().required() || self.ws.as_ref().is_some_and(|w| w.options.auth_override())
+    }
+
     fn apply_auth(&mut self, auth: Authenticated) {
         let Authenticated {
             user, permissions, ..
@@ -418,7 +628,8 @@ impl Conn {
         if !self.connected {
             return Ok(());
         }
-        match authenticate(&self.server, &self.opts, self.nonce.as_deref()).await {
+        let ci = self.opts.clone();
+        match self.authenticate(&ci).await {
             Some((auth, grant))
                 if auth.account.as_deref().unwrap_or(GLOBAL_ACCOUNT) == self.account.name =>
             {

@@ -2,7 +2,7 @@
 //!
 //! This crate is the wiring around the pure crates: listeners and connection tasks
 //! ([`conn`], [`outbound`]), routing into subscribers ([`router`]), authentication
-//! ([`auth`]), the INFO message ([`server_info`]), logging in nats-server's format ([`log`]) and
+//! ([`auth`]), TLS ([`tls`], [`x509`]), the INFO message ([`server_info`]), logging in nats-server's format ([`log`]) and
 //! process-level concerns ([`run`]: startup, signals, pid and ports files).
 
 pub mod log;
@@ -25,5 +25,8 @@ pub mod run;
 pub mod server;
 pub mod server_info;
 pub mod sysacc;
+pub mod tls;
+pub mod ws;
+pub mod x509;
 
 pub use server::Server;

@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use natrium_protocol::encode;
 use parking_lot::Mutex;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 /// Payloads at least this large are queued as their own chunk instead of being copied.
@@ -323,7 +322,11 @@ impl Client {
 }
 
 /// Writes everything queued for `client` until it closes. Returns when the socket is shut.
-pub async fn write_loop(client: Arc<Client>, mut w: OwnedWriteHalf, write_deadline: Duration) {
+pub async fn write_loop<W: AsyncWrite + Unpin>(
+    client: Arc<Client>,
+    mut w: W,
+    write_deadline: Duration,
+) {
     let mut batch: VecDeque<Bytes> = VecDeque::new();
     loop {
         let notified = client.writer_wake.notified();
@@ -364,7 +367,10 @@ pub async fn write_loop(client: Arc<Client>, mut w: OwnedWriteHalf, write_deadli
     let _ = tokio::time::timeout(Duration::from_secs(1), w.shutdown()).await;
 }
 
-async fn write_all(w: &mut OwnedWriteHalf, batch: &mut VecDeque<Bytes>) -> std::io::Result<()> {
+async fn write_all<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    batch: &mut VecDeque<Bytes>,
+) -> std::io::Result<()> {
     while !batch.is_empty() {
         let n = {
             let slices: Vec<IoSlice<'_>> = batch
@@ -391,5 +397,7 @@ async fn write_all(w: &mut OwnedWriteHalf, batch: &mut VecDeque<Bytes>) -> std::
             }
         }
     }
-    Ok(())
+    // TLS and WebSocket writers may hold written bytes back (a record or frame not yet on
+    // the socket); a TCP half's flush returns at once.
+    w.flush().await
 }

@@ -53,6 +53,9 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<String>, String> {
                 .into(),
         );
     }
+    if old.websocket != new.websocket {
+        return Err("config reload not supported for Websocket".into());
+    }
     let mut out = Vec::new();
     let mut value = |name: &str, a: String, b: String| {
         if a != b {
@@ -114,7 +117,42 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<String>, String> {
         old.auth_timeout != new.auth_timeout,
     );
     flag("no_auth_user", old.no_auth_user != new.no_auth_user);
+    tls_changes(old, new, &mut out);
     Ok(out)
+}
+
+/// nats-server's reload lines for the client listener's TLS.
+fn tls_changes(old: &Options, new: &Options, out: &mut Vec<String>) {
+    use natrium_config::TlsOptions;
+    let (a, b) = (old.tls.as_ref(), new.tls.as_ref());
+    let settings = |t: &TlsOptions| TlsOptions {
+        timeout: Default::default(),
+        handshake_first: false,
+        handshake_first_fallback: None,
+        ..t.clone()
+    };
+    if a.map(settings) != b.map(settings) || old.allow_non_tls != new.allow_non_tls {
+        let state = if b.is_some() { "enabled" } else { "disabled" };
+        out.push(format!("tls = {state}"));
+    }
+    let timeout = |t: Option<&TlsOptions>| t.map(|t| t.handshake_timeout().as_secs_f64());
+    if let (Some(x), Some(y)) = (timeout(a), timeout(b)) {
+        if x != y {
+            out.push(format!("tls timeout = {y}"));
+        }
+    }
+    let first = |t: Option<&TlsOptions>| t.is_some_and(|t| t.handshake_first);
+    if first(a) != first(b) {
+        out.push(format!("Client TLS handshake first: {}", first(b)));
+    }
+    let fallback = |t: Option<&TlsOptions>| t.and_then(|t| t.handshake_first_fallback);
+    if fallback(a) != fallback(b) {
+        let d = fallback(b).unwrap_or_default();
+        out.push(format!(
+            "Client TLS handshake first fallback delay: {}",
+            crate::monitor::format::go_duration(d)
+        ));
+    }
 }
 
 #[cfg(test)]

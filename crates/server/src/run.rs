@@ -17,6 +17,18 @@ use crate::server_info::{NATRIUM_VERSION, NATS_VERSION};
 use crate::{error, fatal, info, listen, warn};
 
 const USAGE: &str = include_str!("usage.txt");
+/// `--help_tls`: the TLS settings natrium-server understands.
+const TLS_USAGE: &str = "TLS for client connections
+
+    --tls                 Enable TLS (needs --tlscert and --tlskey)
+    --tlscert <file>      Server certificate chain (PEM)
+    --tlskey <file>       Private key of the server certificate (PEM)
+    --tlscacert <file>    CA certificates client certificates are verified against (PEM)
+    --tlsverify           Enable TLS and require a verified client certificate
+
+In a configuration file: tls { cert_file, key_file, ca_file, verify, verify_and_map,
+timeout, handshake_first, min_version, cipher_suites, curve_preferences, pinned_certs },
+and allow_non_tls at the top level. The flags replace the file's certificate settings.";
 
 /// The command line the server started with, re-parsed on reload so flags keep
 /// overriding the file.
@@ -52,7 +64,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::HelpTls => {
-            println!("TLS is not supported by this build of natrium-server yet.");
+            println!("{TLS_USAGE}");
             ExitCode::SUCCESS
         }
         Command::Signal { signal, pid } => match send_signal(&signal, pid.as_deref()) {
@@ -103,11 +115,29 @@ pub fn validate(opts: &Options) -> Result<(), String> {
             "{pos}: \"{key}\" is not supported by natrium-server yet (see README, \"Not yet supported\")"
         ));
     }
-    if opts.https_port != 0 {
-        return Err(
-            "\"https_port\" is not supported by natrium-server yet (HTTPS monitoring needs TLS; use http_port)"
-                .into(),
-        );
+    if opts.http_port != 0 && opts.https_port != 0 {
+        return Err(format!(
+            "can't specify both HTTP ({}) and HTTPs ({}) ports",
+            opts.http_port, opts.https_port
+        ));
+    }
+    if opts.https_port != 0 && opts.tls.is_none() {
+        return Err("TLS cert and key required for HTTPS".into());
+    }
+    if let Some(t) = &opts.tls {
+        // Everything rustls checks beyond the file reads the config loader already did.
+        crate::tls::server_config(t)?;
+    }
+    natrium_config::options::validate_websocket(opts)?;
+    if let Some(t) = opts.websocket.as_ref().and_then(|w| w.tls.as_ref()) {
+        if t.map || !t.pinned_certs.is_empty() || t.handshake_first {
+            return Err(
+                "websocket.tls: verify_and_map, pinned_certs and handshake_first are \
+                        not supported by natrium-server yet"
+                    .into(),
+            );
+        }
+        crate::tls::server_config(t)?;
     }
     if opts.syslog || opts.remote_syslog.is_some() {
         return Err("syslog logging is not supported by natrium-server yet; use -l FILE".into());
@@ -172,7 +202,13 @@ async fn serve(opts: Options, operator: Option<Arc<crate::operator::OperatorMode
             return ExitCode::from(1);
         }
     };
-    let server = Server::new(opts.clone(), operator);
+    let server = match Server::with_tls(opts.clone(), operator) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}: {e}", program_name());
+            return ExitCode::from(1);
+        }
+    };
     info!("Starting nats-server (natrium-server {NATRIUM_VERSION})");
     info!("  Version:  {NATS_VERSION}");
     info!("  Git:      [not set]");
@@ -233,6 +269,18 @@ async fn serve(opts: Options, operator: Option<Arc<crate::operator::OperatorMode
         listen::url_host(&opts.host),
         addr.port()
     );
+    if let Some(tls) = server.tls() {
+        let first_only =
+            tls.options.handshake_first && tls.options.handshake_first_fallback.is_none();
+        if tls.required || first_only {
+            info!("TLS required for client connections");
+        } else {
+            info!("TLS available for client connections");
+        }
+        if first_only {
+            warn!("Clients that are not using \"TLS Handshake First\" option will fail to connect");
+        }
+    }
     if let Some(pid_file) = &opts.pid_file {
         if let Err(e) = std::fs::write(pid_file, std::process::id().to_string()) {
             fatal!("Could not write pidfile: {e}");
@@ -249,6 +297,13 @@ async fn serve(opts: Options, operator: Option<Arc<crate::operator::OperatorMode
         },
         None => None,
     };
+    let ws_accept = match start_websocket(&server, &opts) {
+        Ok(a) => a,
+        Err(e) => {
+            fatal!("Unable to listen for websocket connections: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let accept = tokio::spawn(server.clone().accept_loop(listener));
     info!("Server is ready");
     handle_signals(&server, signals).await;
@@ -264,12 +319,50 @@ async fn serve(opts: Options, operator: Option<Arc<crate::operator::OperatorMode
     }
     server.shutdown();
     accept.abort();
+    if let Some(a) = ws_accept {
+        a.abort();
+    }
     wait_for_clients(&server).await;
     if let Some(p) = ports_file {
         let _ = std::fs::remove_file(p);
     }
     info!("Server Exiting..");
     ExitCode::SUCCESS
+}
+
+/// Binds the websocket listener when one is configured and starts accepting on it.
+fn start_websocket(
+    server: &Arc<Server>,
+    opts: &Options,
+) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    let Some(w) = opts.websocket.as_ref().filter(|w| w.port != 0) else {
+        return Ok(None);
+    };
+    let ws = Arc::new(crate::ws::WsListener::new(w)?);
+    let host = if w.host.is_empty() {
+        natrium_config::options::DEFAULT_HOST
+    } else {
+        w.host.as_str()
+    };
+    let port = if w.port < 0 { 0 } else { w.port as u16 };
+    let listener = listen::bind(host, port).map_err(|e| {
+        format!(
+            "listen tcp {}:{port}: {}",
+            listen::url_host(host),
+            bind_error_text(&e)
+        )
+    })?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let scheme = if ws.tls.is_some() { "wss" } else { "ws" };
+    info!("Listening for websocket clients on {scheme}://{host}:{bound}");
+    if ws.tls.is_none() {
+        warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+    }
+    Ok(Some(tokio::spawn(crate::ws::accept_loop(
+        server.clone(),
+        listener,
+        ws,
+    ))))
 }
 
 fn has_plain_password(p: Option<&str>) -> bool {

@@ -79,9 +79,23 @@ pub struct Server {
     pub js_monitor: std::sync::OnceLock<Arc<crate::jetstream::JsMonitor>>,
     /// Set once JetStream has started (for any account).
     pub jetstream_enabled: std::sync::OnceLock<()>,
+    /// The client listener's TLS, rebuilt on reload; `None` for plain TCP.
+    tls: RwLock<Option<Arc<crate::tls::TlsListener>>>,
 }
 
 impl Server {
+    /// A server whose TLS configuration is built from the options (certificate files are
+    /// read here), or why it cannot be.
+    pub fn with_tls(
+        opts: Options,
+        operator: Option<Arc<crate::operator::OperatorMode>>,
+    ) -> Result<Arc<Server>, String> {
+        let tls = crate::tls::TlsListener::for_clients(&opts)?;
+        let server = Server::new(opts, operator);
+        *server.tls.write() = tls;
+        Ok(server)
+    }
+
     pub fn new(opts: Options, operator: Option<Arc<crate::operator::OperatorMode>>) -> Arc<Server> {
         let id = server_info::new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
@@ -149,6 +163,7 @@ impl Server {
             js_monitor: std::sync::OnceLock::new(),
             events: std::sync::OnceLock::new(),
             operator,
+            tls: RwLock::new(None),
         })
     }
 
@@ -227,6 +242,10 @@ impl Server {
         self.auth.read().clone()
     }
 
+    pub fn tls(&self) -> Option<Arc<crate::tls::TlsListener>> {
+        self.tls.read().clone()
+    }
+
     pub fn client_addr(&self) -> Option<SocketAddr> {
         *self.client_addr.lock()
     }
@@ -255,9 +274,9 @@ impl Server {
             port,
             headers: true,
             auth_required: self.auth().required(),
-            tls_required: false,
-            tls_verify: false,
-            tls_available: false,
+            tls_required: opts.tls.is_some() && !opts.allow_non_tls,
+            tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
+            tls_available: opts.tls.is_some() && opts.allow_non_tls,
             max_payload: opts.max_payload,
             jetstream: self.jetstream_enabled.get().is_some(),
             client_id,
@@ -412,6 +431,10 @@ impl Server {
     pub fn reload(&self, new_opts: Options) -> Result<(), String> {
         let old = self.options();
         let changes = crate::reload::diff(&old, &new_opts)?;
+        // Rebuilt even when the paths are unchanged: a reload is how rotated certificate
+        // files are picked up. New connections use it; established ones keep their session.
+        let tls = crate::tls::TlsListener::for_clients(&new_opts)?;
+        *self.tls.write() = tls;
         let auth = Arc::new(AuthConfig::from_options(&new_opts));
         *self.auth.write() = auth;
         *self.opts.write() = Arc::new(new_opts);

@@ -479,12 +479,18 @@ async fn http_base_path_prefixes_every_endpoint() {
 }
 
 #[test]
-fn https_monitoring_is_refused_until_tls_exists() {
+fn https_monitoring_needs_tls_and_excludes_http() {
     let dir = temp_dir("https");
     std::fs::write(dir.join("s.conf"), "https_port: 18443\n").unwrap();
     let (code, _, err) = run_bin(&["-c", "s.conf", "-p", "-1"], &dir);
     assert_ne!(code, 0);
-    assert!(err.contains("https_port"), "{err}");
+    assert!(err.contains("TLS cert and key required for HTTPS"), "{err}");
+    let (code, _, err) = run_bin(&["-c", "s.conf", "-p", "-1", "-m", "8222"], &dir);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("can't specify both HTTP (8222) and HTTPs (18443) ports"),
+        "{err}"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -267,7 +267,7 @@ fn json_config_file() {
 }
 
 #[test]
-fn cluster_and_tls_flags_are_unsupported() {
+fn cluster_flags_are_unsupported() {
     let o = run(&[
         "--cluster",
         "nats://127.0.0.1:6222",
@@ -275,15 +275,9 @@ fn cluster_and_tls_flags_are_unsupported() {
         "nats://a:1,nats://b:2",
         "--cluster_name",
         "c",
-        "--tls=false",
-        "--tlscert",
-        "x.pem",
     ]);
     let names: Vec<&str> = o.unsupported.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(
-        names,
-        ["--tlscert", "--cluster_name", "--routes", "--cluster"]
-    );
+    assert_eq!(names, ["--cluster_name", "--routes", "--cluster"]);
     assert!(o.unsupported.iter().all(|(_, p)| p.line == 0));
     assert_eq!(o.unsupported[0].1.to_string(), "command line");
     assert_eq!(
@@ -331,4 +325,57 @@ fn usage_names_the_program() {
     let text = usage("natrium-server");
     assert!(text.contains("Usage: natrium-server [options]"));
     assert!(text.contains("-js, --jetstream"));
+}
+
+/// PEM files with the right section types (the loader checks sections, rustls the DER).
+fn fake_pem_pair() -> (String, String) {
+    let cert = conf_file(
+        "flag-cert.pem",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
+    let key = conf_file(
+        "flag-key.pem",
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    );
+    (cert, key)
+}
+
+#[test]
+fn tls_flags_follow_nats_server() {
+    assert_eq!(
+        err(&["--tlsverify"]),
+        "TLS Server certificate must be present and valid"
+    );
+    assert_eq!(
+        err(&["--tls", "--tlscert", "x.pem"]),
+        "TLS Server private key must be present and valid"
+    );
+    assert_eq!(
+        err(&[
+            "--tlscert",
+            "/nonexistent.pem",
+            "--tlskey",
+            "/nonexistent.key"
+        ]),
+        "error parsing X509 certificate/key pair: open /nonexistent.pem: no such file or directory"
+    );
+    let (cert, key) = fake_pem_pair();
+    let o = run(&["--tlsverify", "--tlscert", &cert, "--tlskey", &key]);
+    let t = o.tls.expect("tls from flags");
+    assert!(t.verify);
+    assert_eq!(t.cert_file, Some(PathBuf::from(&cert)));
+    assert_eq!(o.auth_timeout, Duration::from_secs(3), "TLS timeout + 1s");
+    // --tls=false turns off the file's TLS; the other flags keep the file's timeout.
+    let file = conf_file(
+        "tls.conf",
+        &format!("tls {{ cert_file: \"{cert}\", key_file: \"{key}\", timeout: 5 }}"),
+    );
+    assert!(run(&["-c", &file, "--tls=false", "--tlscert", "x"])
+        .tls
+        .is_none());
+    let o = run(&["-c", &file, "--tlscert", &cert, "--tlskey", &key]);
+    let t = o.tls.unwrap();
+    assert_eq!(t.timeout, Duration::from_secs(5));
+    assert!(!t.verify);
+    assert!(o.unsupported.is_empty());
 }

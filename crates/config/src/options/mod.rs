@@ -17,7 +17,9 @@ pub(crate) mod convert;
 mod jetstream;
 mod mappings;
 mod operator;
+mod tls;
 mod top;
+mod websocket;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,13 @@ pub use accounts::{
 pub use convert::parse_go_duration;
 pub use mappings::{MapDestination, Mapping};
 pub use operator::{read_jwt, ResolverConfig, DEFAULT_RESOLVER_INTERVAL};
+pub use tls::{
+    check_files as check_tls_files, load_ca, load_key_pair, TlsContext, TlsOptions, TlsVersion,
+    DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK,
+};
+pub use websocket::{
+    parse_origin, validate_websocket, OriginError, WebsocketOptions, DEFAULT_WS_HANDSHAKE_TIMEOUT,
+};
 
 /// nats-server's defaults (server/const.go), named with their units.
 pub const DEFAULT_HOST: &str = "0.0.0.0";
@@ -44,6 +53,8 @@ pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
 pub const DEFAULT_PING_MAX: i32 = 2;
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// nats-server's TLS handshake deadline.
+pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
 pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONNECT_ERROR_REPORTS: i32 = 3600;
@@ -249,6 +260,12 @@ pub struct Options {
     pub resolver: Option<ResolverConfig>,
     /// `resolver_preload`: account public key and JWT, in file order.
     pub resolver_preload: Vec<(String, String)>,
+    /// The client listener's `tls` block (or `--tls*` flags); `None` is plain TCP.
+    pub tls: Option<TlsOptions>,
+    /// `allow_non_tls`: with `tls`, clients may also connect without TLS.
+    pub allow_non_tls: bool,
+    /// The `websocket` listener; `None` (or port 0) is off.
+    pub websocket: Option<WebsocketOptions>,
     /// Blocks and keys that nats-server accepts and Natrium recognises but does not implement
     /// yet (cluster, gateway, leafnodes, websocket, mqtt, tls, mappings, operator, resolver, ...),
     /// each with its position (line 0 for command-line flags). The server refuses to start
@@ -339,6 +356,9 @@ impl Options {
             trusted_keys: Vec::new(),
             resolver: None,
             resolver_preload: Vec::new(),
+            tls: None,
+            allow_non_tls: false,
+            websocket: None,
             unsupported: Vec::new(),
             config_warnings: Vec::new(),
         }
@@ -366,7 +386,12 @@ impl Options {
             DEFAULT_PING_INTERVAL,
         );
         or(&mut self.ping_max, 0, DEFAULT_PING_MAX);
-        or(&mut self.auth_timeout, Duration::ZERO, DEFAULT_AUTH_TIMEOUT);
+        // With TLS, nats-server gives the client the handshake's time plus one second.
+        let auth_default = match &self.tls {
+            Some(t) => t.handshake_timeout() + Duration::from_secs(1),
+            None => DEFAULT_AUTH_TIMEOUT,
+        };
+        or(&mut self.auth_timeout, Duration::ZERO, auth_default);
         or(
             &mut self.max_control_line,
             0,

@@ -392,14 +392,14 @@ fn variables_used_are_not_unknown_fields() {
 
 #[test]
 fn unsupported_blocks_are_recorded_not_ignored() {
-    let o = load("port: 1\ncluster { port: 6222 }\ntls { cert_file: x }\nwebsocket { port: 8080 }\naccounts { A: { limits: { max_connections: 1 } } }\njetstream { cipher: aes }\nauthorization { auth_callout { issuer: x } }");
+    let o = load("port: 1\ncluster { port: 6222 }\ntls { cert_store: x }\nwebsocket { port: 8080, compression: true }\naccounts { A: { limits: { max_connections: 1 } } }\njetstream { cipher: aes }\nauthorization { auth_callout { issuer: x } }");
     let names: Vec<&str> = o.unsupported.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
         [
             "cluster",
-            "tls",
-            "websocket",
+            "tls.cert_store",
+            "websocket.compression",
             "accounts.A.limits",
             "jetstream.cipher",
             "authorization.auth_callout"
@@ -517,4 +517,58 @@ fn mappings_are_checked_like_nats_server() {
         load_err("mappings: { w: 5 }"),
         ":1:12: Expected an entry for the mapping destination\n"
     );
+}
+
+#[test]
+fn tls_block_errors_match_nats_server() {
+    let cases = [
+        ("tls { verify: \"yes\" }", "1:6: error parsing tls config, expected 'verify' to be a boolean"),
+        ("tls { min_version: \"1.1\" }", "1:6: error parsing tls config: unsupported TLS version: TLS 1.1"),
+        ("tls { min_version: \"1.4\" }", "1:6: error parsing tls config: unknown version: 1.4"),
+        ("tls { cipher_suites: [] }", "1:6: error parsing tls config, 'cipher_suites' cannot be empty"),
+        ("tls { timeout: true }", "1:6: error parsing tls config, 'timeout' wrong type"),
+        ("tls { handshake_first: \"maybe\" }", "1:6: field \"handshake_first\"'s value \"maybe\" is invalid"),
+        ("tls { handshake_first: 5 }", "1:6: field \"handshake_first\" should be a boolean or a string, got int64"),
+        ("tls { foo: 1 }", "1:6: error parsing tls config, unknown field \"foo\""),
+        ("tls { verify_cert_and_check_known_urls: true }", "1:6: verify_cert_and_check_known_urls not supported in this context"),
+        ("tls { cert_file: \"/nonexistent.pem\" }", "1:0: missing 'key_file' in TLS configuration"),
+        ("tls { ca_file: \"/nonexistent\" }", "1:0: open /nonexistent: no such file or directory"),
+        ("tls { cipher_suites: [\"TLS_RSA_WITH_RC4_128_SHA\"] }", "1:0: insecure cipher suites configured without 'allow_insecure_cipher_suites' option set: TLS_RSA_WITH_RC4_128_SHA"),
+        ("tls: 5", "1:0: interface conversion: interface {} is int64, not map[string]interface {}"),
+    ];
+    for (text, want) in cases {
+        let got = load_err(text);
+        assert!(got.contains(want), "{text}: got {got:?}, want {want:?}");
+    }
+    assert!(load_err("tls { cipher_suites: [\"FOO\"] }").contains("unrecognized cipher FOO"));
+    assert!(load_err("tls { curve_preferences: [\"P999\"] }")
+        .contains("unrecognized curve preference P999"));
+}
+
+#[test]
+fn tls_block_values() {
+    let o = load(
+        "tls { verify_and_map: true, timeout: \"1.5s\", handshake_first: \"300ms\", \
+         min_version: \"1.3\", cipher_suites: [\"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"], \
+         pinned_certs: [\"AB0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd\"] }\n\
+         allow_non_tls: true",
+    );
+    let t = o.tls.clone().unwrap();
+    assert!(t.verify && t.map);
+    assert_eq!(t.timeout, Duration::from_millis(1500));
+    assert!(t.handshake_first);
+    assert_eq!(t.handshake_first_fallback, Some(Duration::from_millis(300)));
+    assert_eq!(t.min_version, Some(TlsVersion::Tls13));
+    assert_eq!(t.pinned_certs[0].len(), 64);
+    assert!(t.pinned_certs[0].starts_with("ab01"));
+    assert!(o.allow_non_tls);
+    assert_eq!(o.auth_timeout, Duration::from_millis(2500));
+    let auto = load("tls { handshake_first: auto }").tls.unwrap();
+    assert_eq!(
+        auto.handshake_first_fallback,
+        Some(DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK)
+    );
+    let o = load("tls { cert_store: \"WindowsCurrentUser\", ocsp_peer: true }");
+    let names: Vec<&str> = o.unsupported.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["tls.cert_store", "tls.ocsp_peer"]);
 }

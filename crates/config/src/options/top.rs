@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::convert::{go_duration_string, parse_go_duration, parse_listen, Loader};
-use super::{accounts, auth, jetstream, operator, Options};
+use super::{accounts, auth, jetstream, operator, tls, websocket, Options};
 use crate::conf::Spanned;
 
 /// Top-level keys nats-server accepts that Natrium does not implement yet.
@@ -19,9 +19,7 @@ const UNSUPPORTED: &[&str] = &[
     "proxy_protocol",
     "max_sub_tokens",
     "max_subscription_tokens",
-    "tls",
     "ocsp",
-    "allow_non_tls",
     "write_timeout",
     "roots",
     "root",
@@ -29,8 +27,6 @@ const UNSUPPORTED: &[&str] = &[
     "root_operator",
     "resolver_tls",
     "resolver_pinned_accounts",
-    "websocket",
-    "ws",
     "mqtt",
     "server_metadata",
     "feature_flags",
@@ -81,6 +77,9 @@ pub(super) fn apply_entry(o: &mut Options, ld: &mut Loader, key: &str, v: &Spann
             }
         }
         "jetstream" => jetstream::apply_jetstream(o, ld, v),
+        "tls" => tls::apply_tls(o, ld, key, v),
+        "allow_non_tls" => tls::apply_allow_non_tls(o, ld, v),
+        "websocket" | "ws" => websocket::apply_websocket(o, ld, v),
         "server_tags" => apply_tags(o, ld, v),
         "disable_sublist_cache" | "no_sublist_cache" => {
             set(&mut o.disable_sublist_cache, ld.bool(v))

@@ -62,6 +62,14 @@ pub struct ConnInfo {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub version: String,
     #[serde(skip_serializing_if = "String::is_empty")]
+    pub tls_version: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub tls_cipher_suite: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls_peer_certs: Vec<crate::tls::PeerCert>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_first: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub authorized_user: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub account: String,
@@ -100,6 +108,10 @@ impl Default for ConnInfo {
             name: String::new(),
             lang: String::new(),
             version: String::new(),
+            tls_version: String::new(),
+            tls_cipher_suite: String::new(),
+            tls_peer_certs: Vec::new(),
+            tls_first: false,
             authorized_user: String::new(),
             account: String::new(),
             subscriptions_list: Vec::new(),
@@ -311,6 +323,9 @@ fn collect(
             if account != GLOBAL_ACCOUNT {
                 info.account = account;
             }
+            if let Some(t) = c.meta.tls() {
+                info.tls_peer_certs = t.peer_certs.clone();
+            }
         }
         infos.push(info);
         found_open = true;
@@ -397,6 +412,17 @@ pub fn open_info(c: &Client, identity: &Identity, now: SystemTime) -> ConnInfo {
         name: identity.name.clone(),
         lang: identity.lang.clone(),
         version: identity.version.clone(),
+        tls_version: meta
+            .tls()
+            .map(|t| t.version.to_string())
+            .unwrap_or_default(),
+        tls_cipher_suite: meta.tls().map(|t| t.cipher.to_string()).unwrap_or_default(),
+        tls_first: meta.tls().is_some_and(|t| t.tls_first),
+        conn_type: if meta.is_websocket() {
+            "websocket"
+        } else {
+            "nats"
+        },
         ..ConnInfo::default()
     }
 }

@@ -48,6 +48,18 @@ pub struct ClientMeta {
     num_subs: AtomicU32,
     rtt_ns: AtomicU64,
     slow: Mutex<Slow>,
+    /// The TLS session, set once after the handshake.
+    tls: std::sync::OnceLock<TlsMeta>,
+    websocket: std::sync::atomic::AtomicBool,
+}
+
+/// A TLS connection's details for /connz.
+#[derive(Debug, Clone, Default)]
+pub struct TlsMeta {
+    pub version: &'static str,
+    pub cipher: &'static str,
+    pub tls_first: bool,
+    pub peer_certs: Vec<crate::tls::PeerCert>,
 }
 
 impl Default for ClientMeta {
@@ -65,7 +77,30 @@ impl ClientMeta {
             num_subs: AtomicU32::new(0),
             rtt_ns: AtomicU64::new(0),
             slow: Mutex::new(Slow::default()),
+            tls: std::sync::OnceLock::new(),
+            websocket: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    pub fn set_tls(&self, peer: &crate::tls::PeerTls) {
+        let _ = self.tls.set(TlsMeta {
+            version: peer.version,
+            cipher: peer.cipher,
+            tls_first: peer.tls_first,
+            peer_certs: peer.peer_certs.clone(),
+        });
+    }
+
+    pub fn set_websocket(&self) {
+        self.websocket.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_websocket(&self) -> bool {
+        self.websocket.load(Ordering::Relaxed)
+    }
+
+    pub fn tls(&self) -> Option<&TlsMeta> {
+        self.tls.get()
     }
 
     /// Records the CONNECT identity.

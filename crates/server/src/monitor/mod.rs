@@ -255,27 +255,49 @@ fn percent_decode(s: &str) -> String {
 /// HOST:PORT` and starts serving. Returns the bound address (None when monitoring is off).
 pub async fn start(server: &Arc<Server>) -> std::io::Result<Option<SocketAddr>> {
     let opts = server.options();
-    if opts.http_port == 0 {
-        return Ok(None);
-    }
-    let port = if opts.http_port < 0 {
-        0
-    } else {
-        opts.http_port as u16
+    // `validate` refused both ports at once, and HTTPS without a `tls` block.
+    let (port, tls) = match (opts.http_port, opts.https_port, &opts.tls) {
+        (0, 0, _) | (0, _, None) => return Ok(None),
+        (0, https, Some(t)) => (https, Some(monitor_tls(t)?)),
+        (http, _, _) => (http, None),
     };
+    let port = if port < 0 { 0 } else { port as u16 };
     let listener = crate::listen::bind(&opts.http_host, port)?;
     let addr = listener.local_addr()?;
     *server.monitor.addr.lock() = Some(addr);
     info!(
-        "Starting http monitor on {}:{}",
+        "Starting {} monitor on {}:{}",
+        if tls.is_some() { "https" } else { "http" },
         crate::listen::url_host(&opts.http_host),
         addr.port()
     );
-    tokio::spawn(accept_loop(server.clone(), listener));
+    tokio::spawn(accept_loop(server.clone(), listener, tls));
     Ok(Some(addr))
 }
 
-async fn accept_loop(server: Arc<Server>, listener: tokio::net::TcpListener) {
+/// The monitor's TLS: the client listener's certificate, without client certificates (as
+/// nats-server serves it), and its handshake timeout.
+fn monitor_tls(
+    t: &natrium_config::TlsOptions,
+) -> std::io::Result<(tokio_rustls::TlsAcceptor, Duration)> {
+    let plain = natrium_config::TlsOptions {
+        verify: false,
+        map: false,
+        pinned_certs: Vec::new(),
+        ..t.clone()
+    };
+    let config = crate::tls::server_config(&plain).map_err(std::io::Error::other)?;
+    Ok((
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        t.handshake_timeout(),
+    ))
+}
+
+async fn accept_loop(
+    server: Arc<Server>,
+    listener: tokio::net::TcpListener,
+    tls: Option<(tokio_rustls::TlsAcceptor, Duration)>,
+) {
     let mut shutdown = server.shutdown_signal();
     let limit = Arc::new(Semaphore::new(CONNECTIONS_MAX));
     loop {
@@ -295,22 +317,38 @@ async fn accept_loop(server: Arc<Server>, listener: tokio::net::TcpListener) {
             _ = shutdown.changed() => break,
         };
         let server = server.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
-                let server = server.clone();
-                async move { Ok::<_, Infallible>(serve(server, req).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), svc);
-            if let Err(e) = conn.await {
-                debug!("Monitor connection error: {e}");
+            match tls {
+                None => serve_http(server, stream).await,
+                Some((acceptor, timeout)) => {
+                    if let Some(s) = crate::tls::accept_simple(&acceptor, stream, timeout).await {
+                        serve_http(server, s).await;
+                    }
+                }
             }
             drop(permit);
         });
     }
     debug!("Monitor accept loop exiting..");
+}
+
+/// Serves HTTP/1.1 on one monitoring connection (plain or TLS).
+async fn serve_http<S>(server: Arc<Server>, stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| {
+        let server = server.clone();
+        async move { Ok::<_, Infallible>(serve(server, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), svc);
+    if let Err(e) = conn.await {
+        debug!("Monitor connection error: {e}");
+    }
 }
 
 /// One HTTP response before it is turned into hyper's type.

@@ -26,6 +26,47 @@ const CPU_SAMPLE_MIN_MS: u128 = 500;
 #[derive(Serialize, Default)]
 pub struct Empty {}
 
+/// The websocket listener's settings (`{}` when there is none), nats-server's field names.
+#[derive(Serialize, Default)]
+pub struct WebsocketVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    #[serde(skip_serializing_if = "is_zero_i32")]
+    pub port: i32,
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub handshake_timeout: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_tls: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub same_origin: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+}
+
+impl WebsocketVarz {
+    fn from_options(opts: &natrium_config::Options) -> WebsocketVarz {
+        let Some(w) = opts.websocket.as_ref().filter(|w| w.port != 0) else {
+            return WebsocketVarz::default();
+        };
+        WebsocketVarz {
+            host: if w.host.is_empty() {
+                natrium_config::options::DEFAULT_HOST.to_string()
+            } else {
+                w.host.clone()
+            },
+            port: w.port,
+            handshake_timeout: w.handshake_timeout.as_nanos() as u64,
+            no_tls: w.no_tls,
+            same_origin: w.same_origin,
+            allowed_origins: w.allowed_origins.clone(),
+        }
+    }
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
 #[derive(Serialize, Default)]
 pub struct ByKind {
     pub clients: u64,
@@ -53,6 +94,10 @@ pub struct Varz {
     pub port: u16,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
     pub max_connections: i32,
     #[serde(skip_serializing_if = "is_zero_i32")]
     pub max_subscriptions: i32,
@@ -71,7 +116,7 @@ pub struct Varz {
     pub gateway: Empty,
     pub leaf: Empty,
     pub mqtt: Empty,
-    pub websocket: Empty,
+    pub websocket: WebsocketVarz,
     pub jetstream: serde_json::Value,
     #[serde(serialize_with = "ser_float")]
     pub tls_timeout: f64,
@@ -112,6 +157,8 @@ pub struct Varz {
     pub slow_consumer_stats: ByKind,
     pub stale_connection_stats: ByKind,
     pub disk_io_wait_stats: DiskIoWaitStats,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert_not_after: Option<String>,
 }
 
 fn is_zero_i32(n: &i32) -> bool {
@@ -143,6 +190,8 @@ pub fn varz(server: &Server) -> Varz {
         host: opts.host.clone(),
         port: server.client_addr().map_or(0, |a| a.port()),
         auth_required: server.auth().required(),
+        tls_required: opts.tls.is_some() && !opts.allow_non_tls,
+        tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
         max_connections: opts.max_connections,
         max_subscriptions: opts.max_subscriptions,
         ping_interval: opts.ping_interval.as_nanos() as u64,
@@ -159,13 +208,19 @@ pub fn varz(server: &Server) -> Varz {
         gateway: Empty {},
         leaf: Empty {},
         mqtt: Empty {},
-        websocket: Empty {},
+        websocket: WebsocketVarz::from_options(&opts),
         jetstream: server
             .monitor
             .jetstream()
             .map_or_else(|| serde_json::json!({}), |js| js.varz()),
         // nats-server reports its TLS handshake default even without TLS.
-        tls_timeout: 2.0,
+        tls_timeout: opts
+            .tls
+            .as_ref()
+            .map_or(natrium_config::options::DEFAULT_TLS_TIMEOUT, |t| {
+                t.handshake_timeout()
+            })
+            .as_secs_f64(),
         write_deadline: opts.write_deadline.as_nanos() as u64,
         start: server.start_time,
         now,
@@ -204,6 +259,7 @@ pub fn varz(server: &Server) -> Varz {
             ..ByKind::default()
         },
         disk_io_wait_stats: DiskIoWaitStats::default(),
+        tls_cert_not_after: server.tls().and_then(|t| t.cert_not_after.clone()),
     }
 }
 
