@@ -21,6 +21,7 @@ pub mod headers;
 mod persist;
 pub use persist::write_atomic;
 pub mod stream;
+mod transform;
 pub mod types;
 
 use std::collections::BTreeMap;
