@@ -481,6 +481,16 @@ impl Conn {
         Ok(())
     }
 
+    /// The client's address and connection type, as user JWTs restrict them.
+    fn peer(&self) -> (std::net::IpAddr, &'static str) {
+        let kind = if self.ws.is_some() {
+            "WEBSOCKET"
+        } else {
+            "STANDARD"
+        };
+        (self.addr.ip(), kind)
+    }
+
     /// Moves the connection into `name`'s account (`None`: the global one). Only happens
     /// at the first CONNECT, before the connection has subscriptions.
     fn bind_account(&mut self, name: Option<&str>) -> bool {
@@ -527,7 +537,7 @@ impl Conn {
             return self.authenticate_websocket(ws, ci).await;
         }
         if !auth.maps_certificates() {
-            return authenticate(&self.server, ci, self.nonce.as_deref()).await;
+            return authenticate(&self.server, ci, self.nonce.as_deref(), self.peer()).await;
         }
         let found = auth.authenticate_certificate(self.cert.as_deref());
         match &found {
@@ -573,14 +583,14 @@ impl Conn {
         }
         let o = &ws.options;
         if !o.auth_override() {
-            return authenticate(&self.server, &ci, self.nonce.as_deref()).await;
+            return authenticate(&self.server, &ci, self.nonce.as_deref(), self.peer()).await;
         }
         let anonymous = ci.user.is_none() && ci.auth_token.is_none() && ci.nkey.is_none();
         if let (true, Some(name)) = (anonymous, &o.no_auth_user) {
             return self.server.auth().as_user(name).map(|a| (a, None));
         }
         if o.username.is_none() && o.token.is_none() {
-            return authenticate(&self.server, &ci, self.nonce.as_deref()).await;
+            return authenticate(&self.server, &ci, self.nonce.as_deref(), self.peer()).await;
         }
         let o = o.clone();
         let check = move || {
@@ -914,6 +924,7 @@ async fn authenticate(
     server: &Server,
     ci: &ConnectInfo,
     nonce: Option<&str>,
+    peer: (std::net::IpAddr, &str),
 ) -> Option<(Authenticated, Option<JwtGrant>)> {
     if let Some(mode) = &server.operator {
         return match crate::operator::authenticate(
@@ -921,6 +932,7 @@ async fn authenticate(
             ci.jwt.as_deref(),
             ci.sig.as_deref(),
             nonce,
+            peer,
         ) {
             Ok((auth, grant)) => Some((auth, Some(grant))),
             Err(reason) => {

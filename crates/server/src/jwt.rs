@@ -380,6 +380,11 @@ pub struct UserJwt {
     pub subs: i64,
     pub payload: i64,
     pub src: Vec<String>,
+    /// `times`: daily windows (`HH:MM:SS` start and end) when the user may connect.
+    pub times: Vec<(String, String)>,
+    pub times_location: String,
+    /// `allowed_connection_types` (STANDARD, WEBSOCKET, ...); empty allows all.
+    pub connection_types: Vec<String>,
 }
 
 impl UserJwt {
@@ -407,6 +412,9 @@ impl UserJwt {
             subs: n.get("subs").and_then(Value::as_i64).unwrap_or(-1),
             payload: n.get("payload").and_then(Value::as_i64).unwrap_or(-1),
             src: strings(n.get("src")),
+            times: times(n.get("times")),
+            times_location: text(n.get("times_location")),
+            connection_types: strings(n.get("allowed_connection_types")),
             claims,
         })
     }
@@ -430,6 +438,9 @@ impl UserJwt {
             self.subs = t.get("subs").and_then(Value::as_i64).unwrap_or(-1);
             self.payload = t.get("payload").and_then(Value::as_i64).unwrap_or(-1);
             self.src = strings(t.get("src"));
+            self.times = times(t.get("times"));
+            self.times_location = text(t.get("times_location"));
+            self.connection_types = strings(t.get("allowed_connection_types"));
             self.bearer = t
                 .get("bearer_token")
                 .and_then(Value::as_bool)
@@ -443,6 +454,95 @@ impl UserJwt {
         }
         Ok(())
     }
+}
+
+impl UserJwt {
+    /// Checks where and when the user connects from: `src` CIDRs, `times` windows and
+    /// `allowed_connection_types` (`kind` is STANDARD or WEBSOCKET).
+    pub fn check_connection(
+        &self,
+        ip: std::net::IpAddr,
+        kind: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), String> {
+        if !self.connection_types.is_empty()
+            && !self
+                .connection_types
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(kind))
+        {
+            return Err(format!("Connection type {kind} not allowed"));
+        }
+        if !self.src.is_empty() && !self.src.iter().any(|c| cidr_contains(c, ip)) {
+            return Err(format!("Bad src Ip {ip}"));
+        }
+        if !self.times.is_empty() {
+            let local = match self.times_location.as_str() {
+                "" | "Local" => now.with_timezone(&chrono::Local).time(),
+                "UTC" => now.time(),
+                other => return Err(format!("times_location {other:?} is not supported")),
+            };
+            let inside = self.times.iter().any(|(start, end)| {
+                let parse = |s: &str| chrono::NaiveTime::parse_from_str(s, "%H:%M:%S").ok();
+                match (parse(start), parse(end)) {
+                    (Some(a), Some(b)) if a <= b => a <= local && local <= b,
+                    // A window across midnight.
+                    (Some(a), Some(b)) => local >= a || local <= b,
+                    _ => false,
+                }
+            });
+            if !inside {
+                return Err("Outside connect times".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// True when `ip` is inside `cidr` (`a.b.c.d/n`, an IPv6 prefix, or a plain address).
+fn cidr_contains(cidr: &str, ip: std::net::IpAddr) -> bool {
+    let (net, bits) = match cidr.trim().split_once('/') {
+        Some((n, b)) => (n, b.parse::<u32>().ok()),
+        None => (cidr.trim(), None),
+    };
+    let Ok(net) = net.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    match (net, ip.to_canonical()) {
+        (std::net::IpAddr::V4(n), std::net::IpAddr::V4(a)) => {
+            let bits = bits.unwrap_or(32).min(32);
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            u32::from(n) & mask == u32::from(a) & mask
+        }
+        (std::net::IpAddr::V6(n), std::net::IpAddr::V6(a)) => {
+            let bits = bits.unwrap_or(128).min(128);
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            u128::from(n) & mask == u128::from(a) & mask
+        }
+        _ => false,
+    }
+}
+
+fn times(v: Option<&Value>) -> Vec<(String, String)> {
+    v.and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|t| (text(t.get("start")), text(t.get("end"))))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn text(v: Option<&Value>) -> String {
+    v.and_then(Value::as_str).unwrap_or("").to_string()
 }
 
 /// `pub`/`sub`/`resp` of user claims (or a scoped template) as config permissions.
@@ -536,6 +636,56 @@ pub(crate) mod tests {
         let signed = format!("{header}.{body}");
         let sig = URL_SAFE_NO_PAD.encode(signer.sign(signed.as_bytes()).unwrap());
         format!("{signed}.{sig}")
+    }
+
+    #[test]
+    fn cidrs_times_and_connection_types() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(cidr_contains("10.0.0.0/8", ip("10.1.2.3")));
+        assert!(!cidr_contains("10.0.0.0/8", ip("11.1.2.3")));
+        assert!(cidr_contains("192.168.1.7", ip("192.168.1.7")));
+        assert!(cidr_contains("::1/128", ip("::1")));
+        assert!(cidr_contains("127.0.0.0/8", ip("::ffff:127.0.0.1")));
+        assert!(!cidr_contains("nonsense", ip("10.1.2.3")));
+        let mut u = UserJwt {
+            claims: Claims::default(),
+            account: String::new(),
+            bearer: false,
+            permissions: None,
+            subs: -1,
+            payload: -1,
+            src: vec!["127.0.0.0/8".into()],
+            times: vec![("08:00:00".into(), "17:00:00".into())],
+            times_location: "UTC".into(),
+            connection_types: vec!["STANDARD".into()],
+        };
+        let at = |h: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+                .unwrap()
+                .and_hms_opt(h, 0, 0)
+                .unwrap()
+                .and_utc()
+        };
+        assert!(u
+            .check_connection(ip("127.0.0.1"), "STANDARD", at(9))
+            .is_ok());
+        assert!(u
+            .check_connection(ip("10.0.0.1"), "STANDARD", at(9))
+            .is_err());
+        assert!(u
+            .check_connection(ip("127.0.0.1"), "STANDARD", at(20))
+            .is_err());
+        assert!(u
+            .check_connection(ip("127.0.0.1"), "WEBSOCKET", at(9))
+            .is_err());
+        u.times = vec![("22:00:00".into(), "02:00:00".into())];
+        assert!(u
+            .check_connection(ip("127.0.0.1"), "STANDARD", at(23))
+            .is_ok());
+        u.times_location = "Europe/Paris".into();
+        assert!(u
+            .check_connection(ip("127.0.0.1"), "STANDARD", at(23))
+            .is_err());
     }
 
     #[test]

@@ -184,6 +184,7 @@ pub fn authenticate(
     jwt: Option<&str>,
     sig: Option<&str>,
     nonce: Option<&str>,
+    peer: (std::net::IpAddr, &str),
 ) -> Result<(Authenticated, JwtGrant), String> {
     let jwt = jwt.ok_or("Authentication requires a user JWT")?;
     let mut user = UserJwt::decode(jwt)?;
@@ -201,6 +202,7 @@ pub fn authenticate(
         return Err("Account JWT not signed by trusted operator".into());
     }
     user.admit(&acc)?;
+    user.check_connection(peer.0, peer.1, chrono::Utc::now())?;
     if acc.claims.time_problem(now).is_some() {
         return Err("Account JWT has expired".into());
     }

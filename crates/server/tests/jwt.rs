@@ -485,3 +485,17 @@ async fn full_resolver_takes_accounts_at_run_time() {
         .exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn user_jwt_source_networks_and_connection_types() {
+    let w = world(None);
+    let u = KeyPair::new_user();
+    let elsewhere = user(&w.a, &u, json!({"src": ["10.0.0.0/8"]}));
+    assert!(connect(&w, &elsewhere, &u).await.is_err());
+    let here = user(&w.a, &u, json!({"src": ["127.0.0.0/8", "::1/128"]}));
+    connect(&w, &here, &u).await.unwrap();
+    let ws_only = user(&w.a, &u, json!({"allowed_connection_types": ["WEBSOCKET"]}));
+    assert!(connect(&w, &ws_only, &u).await.is_err());
+    let standard = user(&w.a, &u, json!({"allowed_connection_types": ["STANDARD"]}));
+    connect(&w, &standard, &u).await.unwrap();
+}
