@@ -10,7 +10,7 @@ use std::sync::Arc;
 use base64::Engine;
 use bytes::Bytes;
 use natrium_store::{self as store, StoreError};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::consumer::{self, Consumer};
 use crate::errors::{self as e, ApiError};
@@ -93,74 +93,99 @@ fn strip_nulls(v: &mut serde_json::Value) {
     }
 }
 
+/// How an account without JetStream answers an API request.
+pub enum NotEnabled {
+    /// Decline: the requester gets a no-responders status.
+    Decline,
+    /// No answer (unknown API subjects).
+    Silent,
+    /// Reply with this body.
+    Reply(Vec<u8>),
+}
+
+/// nats-server's answer to `subject` in an account where JetStream is not enabled.
+pub fn not_enabled(subject: &str) -> NotEnabled {
+    if subject.starts_with("$JS.API.DIRECT.GET.")
+        || subject.starts_with("$JS.API.CONSUMER.MSG.NEXT.")
+    {
+        return NotEnabled::Decline;
+    }
+    let t = tokens(subject);
+    match kind_of(&t[2.min(t.len())..]) {
+        Some(kind) => NotEnabled::Reply(error_response(kind, &e::JS_NOT_ENABLED_FOR_ACCOUNT.err())),
+        None => NotEnabled::Silent,
+    }
+}
+
+/// The response `type` of an API request (the tokens after `$JS.API`); `None` for
+/// subjects nats-server does not answer.
+fn kind_of(rest: &[&str]) -> Option<&'static str> {
+    Some(match rest {
+        ["INFO"] => "account_info_response",
+        ["STREAM", "CREATE", _] => "stream_create_response",
+        ["STREAM", "UPDATE", _] => "stream_update_response",
+        ["STREAM", "INFO", _] => "stream_info_response",
+        ["STREAM", "DELETE", _] => "stream_delete_response",
+        ["STREAM", "PURGE", _] => "stream_purge_response",
+        ["STREAM", "NAMES"] => "stream_names_response",
+        ["STREAM", "LIST"] => "stream_list_response",
+        ["STREAM", "MSG", "GET", _] => "stream_msg_get_response",
+        ["STREAM", "MSG", "DELETE", _] => "stream_msg_delete_response",
+        ["CONSUMER", "CREATE", _, ..] | ["CONSUMER", "DURABLE", "CREATE", _, _] => {
+            "consumer_create_response"
+        }
+        ["CONSUMER", "INFO", _, _] => "consumer_info_response",
+        ["CONSUMER", "DELETE", _, _] => "consumer_delete_response",
+        ["CONSUMER", "NAMES", _] => "consumer_names_response",
+        ["CONSUMER", "LIST", _] => "consumer_list_response",
+        ["CONSUMER", "PAUSE", _, _] => "consumer_pause_response",
+        ["CONSUMER", "MSG", "NEXT", _, _] => "consumer_getnext_response",
+        ["STREAM", "LEADER", "STEPDOWN", _]
+        | ["CONSUMER", "LEADER", "STEPDOWN", _, _]
+        | ["META", ..]
+        | ["SERVER", "REMOVE"]
+        | ["STREAM", "PEER", "REMOVE", _] => "error_response",
+        _ => return None,
+    })
+}
+
 /// Routes one request; returns the response `type` and the body or error.
 fn handle(js: &Arc<JetStream>, m: &InMsg) -> (&'static str, Reply) {
     let t = tokens(&m.subject);
     let rest = &t[2.min(t.len())..];
     let p = &m.payload[..];
-    match rest {
-        ["INFO"] => ("account_info_response", account_info(js)),
-        ["STREAM", "CREATE", name] => ("stream_create_response", stream_create(js, name, p)),
-        ["STREAM", "UPDATE", name] => ("stream_update_response", stream_update(js, name, p)),
-        ["STREAM", "INFO", name] => ("stream_info_response", stream_info(js, name, p)),
-        ["STREAM", "DELETE", name] => ("stream_delete_response", stream_delete(js, name)),
-        ["STREAM", "PURGE", name] => ("stream_purge_response", stream_purge(js, name, p)),
-        ["STREAM", "NAMES"] => ("stream_names_response", stream_names(js, p)),
-        ["STREAM", "LIST"] => ("stream_list_response", stream_list(js, p)),
-        ["STREAM", "MSG", "GET", name] => ("stream_msg_get_response", msg_get(js, name, p)),
-        ["STREAM", "MSG", "DELETE", name] => {
-            ("stream_msg_delete_response", msg_delete(js, name, p))
-        }
-        ["CONSUMER", "CREATE", stream, rest @ ..] => (
-            "consumer_create_response",
-            consumer_create(js, stream, rest, p, false),
-        ),
-        ["CONSUMER", "DURABLE", "CREATE", stream, name] => (
-            "consumer_create_response",
-            consumer_create(js, stream, &[name], p, true),
-        ),
-        ["CONSUMER", "INFO", stream, name] => {
-            ("consumer_info_response", consumer_info(js, stream, name))
-        }
-        ["CONSUMER", "DELETE", stream, name] => (
-            "consumer_delete_response",
-            consumer_delete(js, stream, name),
-        ),
-        ["CONSUMER", "NAMES", stream] => ("consumer_names_response", consumer_names(js, stream, p)),
-        ["CONSUMER", "LIST", stream] => ("consumer_list_response", consumer_list(js, stream, p)),
-        ["CONSUMER", "PAUSE", stream, name] => (
-            "consumer_pause_response",
-            consumer_pause(js, stream, name, p),
-        ),
-        ["CONSUMER", "MSG", "NEXT", stream, name] => {
-            ("consumer_getnext_response", msg_next(js, stream, name, m))
-        }
-        ["STREAM", "LEADER", "STEPDOWN", _]
-        | ["CONSUMER", "LEADER", "STEPDOWN", _, _]
-        | ["META", ..]
-        | ["SERVER", "REMOVE"]
-        | ["STREAM", "PEER", "REMOVE", _] => {
-            ("error_response", Err(e::JS_CLUSTER_NOT_ACTIVE.err()))
-        }
+    let Some(kind) = kind_of(rest) else {
         // nats-server does not answer unknown API subjects at all.
-        _ => ("error_response", Err(NO_REPLY)),
-    }
+        return ("error_response", Err(NO_REPLY));
+    };
+    let result = match rest {
+        ["INFO"] => account_info(js),
+        ["STREAM", "CREATE", name] => stream_create(js, name, p),
+        ["STREAM", "UPDATE", name] => stream_update(js, name, p),
+        ["STREAM", "INFO", name] => stream_info(js, name, p),
+        ["STREAM", "DELETE", name] => stream_delete(js, name),
+        ["STREAM", "PURGE", name] => stream_purge(js, name, p),
+        ["STREAM", "NAMES"] => stream_names(js, p),
+        ["STREAM", "LIST"] => stream_list(js, p),
+        ["STREAM", "MSG", "GET", name] => msg_get(js, name, p),
+        ["STREAM", "MSG", "DELETE", name] => msg_delete(js, name, p),
+        ["CONSUMER", "CREATE", stream, rest @ ..] => consumer_create(js, stream, rest, p, false),
+        ["CONSUMER", "DURABLE", "CREATE", stream, name] => {
+            consumer_create(js, stream, &[name], p, true)
+        }
+        ["CONSUMER", "INFO", stream, name] => consumer_info(js, stream, name),
+        ["CONSUMER", "DELETE", stream, name] => consumer_delete(js, stream, name),
+        ["CONSUMER", "NAMES", stream] => consumer_names(js, stream, p),
+        ["CONSUMER", "LIST", stream] => consumer_list(js, stream, p),
+        ["CONSUMER", "PAUSE", stream, name] => consumer_pause(js, stream, name, p),
+        ["CONSUMER", "MSG", "NEXT", stream, name] => msg_next(js, stream, name, m),
+        _ => Err(e::JS_CLUSTER_NOT_ACTIVE.err()),
+    };
+    (kind, result)
 }
 
 fn find_stream(js: &JetStream, name: &str) -> Result<Arc<Stream>, ApiError> {
     js.stream(name).ok_or_else(|| e::JS_STREAM_NOT_FOUND.err())
-}
-
-#[derive(Serialize)]
-struct Limits {
-    max_memory: i64,
-    max_storage: i64,
-    max_streams: i64,
-    max_consumers: i64,
-    max_ack_pending: i64,
-    memory_max_stream_bytes: i64,
-    storage_max_stream_bytes: i64,
-    max_bytes_required: bool,
 }
 
 fn account_info(js: &JetStream) -> Reply {
@@ -172,16 +197,7 @@ fn account_info(js: &JetStream) -> Reply {
         "reserved_storage": 0,
         "streams": streams,
         "consumers": consumers,
-        "limits": Limits {
-            max_memory: -1,
-            max_storage: -1,
-            max_streams: -1,
-            max_consumers: -1,
-            max_ack_pending: -1,
-            memory_max_stream_bytes: -1,
-            storage_max_stream_bytes: -1,
-            max_bytes_required: false,
-        },
+        "limits": js.cfg.limits,
         "domain": js.cfg.domain,
         "api": {
             "level": 1,
@@ -217,12 +233,38 @@ fn stream_config_from(name: &str, p: &[u8]) -> Result<StreamConfig, ApiError> {
 /// A stream may not promise more bytes than the server's `max_memory_store` /
 /// `max_file_store` (when set).
 fn check_resources(js: &JetStream, cfg: &StreamConfig) -> Result<(), ApiError> {
-    let (limit, err) = match cfg.storage {
-        Storage::Memory => (js.cfg.max_memory, e::JS_MEMORY_RESOURCES_EXCEEDED),
-        Storage::File => (js.cfg.max_store, e::JS_STORAGE_RESOURCES_EXCEEDED),
+    let lim = &js.cfg.limits;
+    if lim.max_bytes_required && cfg.max_bytes <= 0 {
+        return Err(e::JS_STREAM_MAX_BYTES_REQUIRED.err());
+    }
+    let (server, account, err) = match cfg.storage {
+        Storage::Memory => (
+            js.cfg.max_memory,
+            lim.max_memory,
+            e::JS_MEMORY_RESOURCES_EXCEEDED,
+        ),
+        Storage::File => (
+            js.cfg.max_store,
+            lim.max_storage,
+            e::JS_STORAGE_RESOURCES_EXCEEDED,
+        ),
     };
-    if limit > 0 && cfg.max_bytes > limit {
+    if server > 0 && cfg.max_bytes > server {
         return Err(err.err());
+    }
+    if account > 0 {
+        // The account's limit covers every stream's reservation (max_bytes) of that
+        // storage type together.
+        let reserved: i64 = js
+            .streams()
+            .iter()
+            .map(|s| s.config())
+            .filter(|c| c.storage == cfg.storage && c.name != cfg.name)
+            .map(|c| c.max_bytes.max(0))
+            .sum();
+        if cfg.max_bytes > account || reserved + cfg.max_bytes.max(0) > account {
+            return Err(err.err());
+        }
     }
     Ok(())
 }
@@ -312,6 +354,10 @@ fn stream_create(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
             return Ok(stream_created(js, &existing, "stream_create_response"));
         }
         return Err(e::JS_STREAM_NAME_EXIST.err());
+    }
+    let max_streams = js.cfg.limits.max_streams;
+    if max_streams > 0 && js.streams().len() as i64 >= max_streams {
+        return Err(e::JS_MAXIMUM_STREAMS_LIMIT.err());
     }
     check_resources(js, &cfg)?;
     check_overlap(js, &cfg)?;
@@ -690,6 +736,15 @@ fn consumer_create(
     if slim.max_ack_pending > 0 && cfg.max_ack_pending > slim.max_ack_pending {
         return Err(e::JS_CONSUMER_MAX_PENDING_ACK_EXCESS.with(slim.max_ack_pending));
     }
+    // The account's max_ack_pending is the default and the ceiling after the stream's.
+    let alim = js.cfg.limits.max_ack_pending;
+    if alim > 0 {
+        if cfg.max_ack_pending == 0 && cfg.ack_policy != AckPolicy::None {
+            cfg.max_ack_pending = alim;
+        } else if cfg.max_ack_pending > alim {
+            return Err(e::JS_CONSUMER_MAX_PENDING_ACK_EXCESS.with(alim));
+        }
+    }
     consumer::normalize(&mut cfg);
     let limit = js.cfg.max_request_batch;
     if limit > 0 && cfg.is_pull() {
@@ -727,6 +782,10 @@ fn consumer_create(
     }
     let scfg = s.config();
     if scfg.max_consumers > 0 && s.consumer_count() as i64 >= scfg.max_consumers {
+        return Err(e::JS_MAXIMUM_CONSUMERS_LIMIT.err());
+    }
+    let max_consumers = js.cfg.limits.max_consumers;
+    if max_consumers > 0 && js.usage().3 as i64 >= max_consumers {
         return Err(e::JS_MAXIMUM_CONSUMERS_LIMIT.err());
     }
     let c = Consumer::open(&s, js, &name, cfg, store::now_nanos(), true)?;

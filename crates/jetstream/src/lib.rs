@@ -19,7 +19,9 @@ pub mod consumer;
 pub mod errors;
 pub mod headers;
 mod persist;
+pub use persist::write_atomic;
 pub mod stream;
+mod transform;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -103,11 +105,43 @@ pub enum SyncMode {
     Interval(std::time::Duration),
 }
 
+/// An account's JetStream limits (`accounts { A: { jetstream: {...} } }`); -1 is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct AccountLimits {
+    pub max_memory: i64,
+    pub max_storage: i64,
+    pub max_streams: i64,
+    pub max_consumers: i64,
+    pub max_ack_pending: i64,
+    pub memory_max_stream_bytes: i64,
+    pub storage_max_stream_bytes: i64,
+    pub max_bytes_required: bool,
+}
+
+impl Default for AccountLimits {
+    fn default() -> Self {
+        AccountLimits {
+            max_memory: -1,
+            max_storage: -1,
+            max_streams: -1,
+            max_consumers: -1,
+            max_ack_pending: -1,
+            memory_max_stream_bytes: -1,
+            storage_max_stream_bytes: -1,
+            max_bytes_required: false,
+        }
+    }
+}
+
 /// JetStream's settings, from the server's options.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `<store_dir>/jetstream`.
     pub store_dir: PathBuf,
+    /// The account this JetStream serves (`$G` without configured accounts).
+    pub account: String,
+    /// The account's limits; -1 is unlimited.
+    pub limits: AccountLimits,
     pub max_memory: i64,
     pub max_store: i64,
     pub sync: SyncMode,
@@ -132,7 +166,7 @@ impl JetStream {
     /// Opens the store directory, recovers every stream and consumer found there, and
     /// subscribes to the API and ack subjects. Must be called inside a tokio runtime.
     pub fn start(cfg: Config, outlet: Arc<dyn Outlet>) -> Result<Arc<JetStream>, String> {
-        std::fs::create_dir_all(cfg.store_dir.join(persist::ACCOUNT).join("streams"))
+        std::fs::create_dir_all(cfg.store_dir.join(&cfg.account).join("streams"))
             .map_err(|e| format!("can not create store directory: {e}"))?;
         let js = Arc::new(JetStream {
             cfg,
@@ -143,7 +177,7 @@ impl JetStream {
             api_errors: AtomicU64::new(0),
             subs: parking_lot::Mutex::new(Vec::new()),
         });
-        for (config, created) in persist::load_streams(&js.cfg.store_dir)? {
+        for (config, created) in persist::load_streams(&js.account_dir())? {
             let name = config.name.clone();
             match Stream::open(&js, config, created, false) {
                 Ok(s) => {
@@ -183,6 +217,11 @@ impl JetStream {
 
     pub fn runtime(&self) -> &tokio::runtime::Handle {
         &self.runtime
+    }
+
+    /// `<store_dir>/jetstream/<account>`.
+    pub fn account_dir(&self) -> PathBuf {
+        self.cfg.store_dir.join(&self.cfg.account)
     }
 
     pub fn stream(&self, name: &str) -> Option<Arc<Stream>> {

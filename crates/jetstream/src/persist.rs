@@ -15,7 +15,6 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::types::{ConsumerConfig, StreamConfig};
 
-pub const ACCOUNT: &str = "$G";
 const STREAM_FILE: &str = "natrium-stream.json";
 const CONSUMERS_DIR: &str = "natrium-consumers";
 
@@ -25,8 +24,10 @@ struct Saved<T> {
     config: T,
 }
 
-pub fn stream_dir(store_dir: &Path, name: &str) -> PathBuf {
-    store_dir.join(ACCOUNT).join("streams").join(name)
+/// `<store_dir>/jetstream/<account>/streams/<name>`; `account_dir` is
+/// `<store_dir>/jetstream/<account>`.
+pub fn stream_dir(account_dir: &Path, name: &str) -> PathBuf {
+    account_dir.join("streams").join(name)
 }
 
 /// Writes `bytes` to `path` atomically and durably.
@@ -69,17 +70,17 @@ fn decode<T: DeserializeOwned>(path: &Path) -> Result<(T, i64), String> {
     Ok((saved.config, saved.created))
 }
 
-pub fn save_stream(store_dir: &Path, cfg: &StreamConfig, created: i64) -> std::io::Result<()> {
+pub fn save_stream(account_dir: &Path, cfg: &StreamConfig, created: i64) -> std::io::Result<()> {
     write_atomic(
-        &stream_dir(store_dir, &cfg.name).join(STREAM_FILE),
+        &stream_dir(account_dir, &cfg.name).join(STREAM_FILE),
         &encode(created, cfg),
     )
 }
 
-/// Every stream config under the store directory. A damaged config is an error: the
-/// server must not start pretending the stream does not exist.
-pub fn load_streams(store_dir: &Path) -> Result<Vec<(StreamConfig, i64)>, String> {
-    let root = store_dir.join(ACCOUNT).join("streams");
+/// Every stream config of an account. A damaged config is an error: the server must not
+/// start pretending the stream does not exist.
+pub fn load_streams(account_dir: &Path) -> Result<Vec<(StreamConfig, i64)>, String> {
+    let root = account_dir.join("streams");
     let mut out = Vec::new();
     let entries = match fs::read_dir(&root) {
         Ok(e) => e,

@@ -23,6 +23,7 @@ use crate::consumer::Consumer;
 use crate::errors::{self as e, ApiError};
 use crate::headers as h;
 use crate::persist;
+use crate::transform::{RepublishMsg, Transforms};
 use crate::types::{DiscardPolicy, PubAckError, Retention, Storage, StreamConfig};
 use crate::{Handler, InMsg, JetStream, SyncMode};
 
@@ -53,6 +54,8 @@ pub struct Stream {
     pub name: String,
     js: Weak<JetStream>,
     config: RwLock<Arc<StreamConfig>>,
+    /// The config's compiled subject transform and republish, replaced with the config.
+    transforms: RwLock<Arc<Transforms>>,
     pub store: Arc<dyn MessageStore>,
     pub created: i64,
     pub dir: PathBuf,
@@ -68,6 +71,7 @@ pub struct Stream {
 
 /// Fills in the defaults nats-server applies to a stream config.
 pub fn normalize(cfg: &mut StreamConfig) {
+    crate::transform::normalize(cfg);
     if cfg.subjects.is_empty() && cfg.mirror.is_none() && cfg.sources.is_empty() {
         cfg.subjects = vec![cfg.name.clone()];
     }
@@ -119,6 +123,7 @@ pub fn validate(cfg: &StreamConfig) -> Result<(), ApiError> {
             return Err(e::JS_STREAM_INVALID_CONFIG.with("invalid subject"));
         }
     }
+    Transforms::compile(cfg)?;
     if cfg.max_age < 0 || cfg.duplicate_window < 0 {
         return Err(
             e::JS_STREAM_INVALID_CONFIG.with("max age and duplicate window must be positive")
@@ -194,6 +199,8 @@ struct AppendCtx {
     reply: Option<String>,
     msg_id: Option<String>,
     rollup: Option<String>,
+    /// The copy to publish once the append is durable.
+    republish: Option<RepublishMsg>,
 }
 
 impl Stream {
@@ -204,7 +211,8 @@ impl Stream {
         created: i64,
         is_new: bool,
     ) -> Result<Arc<Stream>, ApiError> {
-        let dir = persist::stream_dir(&js.cfg.store_dir, &cfg.name);
+        let dir = persist::stream_dir(&js.account_dir(), &cfg.name);
+        let transforms = Arc::new(Transforms::compile(&cfg)?);
         let scfg = store_config(&cfg);
         let store: Arc<dyn MessageStore> = match cfg.storage {
             Storage::Memory => store::new_memory_store(scfg),
@@ -221,7 +229,7 @@ impl Stream {
             }
         };
         if is_new {
-            persist::save_stream(&js.cfg.store_dir, &cfg, created)
+            persist::save_stream(&js.account_dir(), &cfg, created)
                 .map_err(|err| e::JS_STREAM_CREATE.with(err))?;
         }
         let next_seq = store.fast_state().last_seq + 1;
@@ -229,6 +237,7 @@ impl Stream {
             name: cfg.name.clone(),
             js: Arc::downgrade(js),
             config: RwLock::new(Arc::new(cfg)),
+            transforms: RwLock::new(transforms),
             store,
             created,
             dir,
@@ -374,12 +383,14 @@ impl Stream {
         js: &Arc<JetStream>,
         cfg: StreamConfig,
     ) -> Result<(), ApiError> {
+        let transforms = Arc::new(Transforms::compile(&cfg)?);
         self.store
             .update_config(&store_config(&cfg))
             .map_err(|err| e::JS_STREAM_UPDATE.with(err))?;
-        persist::save_stream(&js.cfg.store_dir, &cfg, self.created)
+        persist::save_stream(&js.account_dir(), &cfg, self.created)
             .map_err(|err| e::JS_STREAM_UPDATE.with(err))?;
         *self.config.write() = Arc::new(cfg);
+        *self.transforms.write() = transforms;
         self.subscribe(js)?;
         self.expiry_wake.notify_one();
         self.notify_consumers();
@@ -432,9 +443,13 @@ impl Stream {
     fn try_ingest(
         self: &Arc<Self>,
         cfg: &StreamConfig,
-        m: InMsg,
+        mut m: InMsg,
         reply: Option<String>,
     ) -> Result<(), ApiError> {
+        let transforms = self.transforms.read().clone();
+        if let Some(subject) = transforms.ingest_subject(&m.subject) {
+            m.subject = subject;
+        }
         if cfg.sealed {
             return Err(e::JS_STREAM_SEALED.err());
         }
@@ -501,14 +516,7 @@ impl Stream {
                 .parse()
                 .map_err(|_| e::JS_STREAM_WRONG_LAST_SEQUENCE.with(v))?;
             let subj = get(h::EXPECTED_LAST_SUBJ_SEQ_SUBJ).unwrap_or(&m.subject);
-            let last = match ing.inflight_subjects.get(subj) {
-                Some((seq, _)) => *seq,
-                None => match self.store.load_last_msg(subj) {
-                    Ok(msg) => msg.seq,
-                    Err(StoreError::NotFound) | Err(StoreError::Eof) => 0,
-                    Err(err) => return Err(e::JS_STREAM_STORE_FAILED.with(err)),
-                },
-            };
+            let last = self.last_subject_seq(&ing, subj)?;
             if want != last {
                 return Err(e::JS_STREAM_WRONG_LAST_SEQUENCE.with(last));
             }
@@ -519,6 +527,19 @@ impl Stream {
                 return Err(e::JS_STREAM_WRONG_LAST_MSG_ID.with(last));
             }
         }
+        let republish = match transforms.republish.as_ref() {
+            Some(rp) => match rp.destination(&m.subject) {
+                Some(dest) => Some(RepublishMsg {
+                    dest,
+                    last_seq: self.last_subject_seq(&ing, &m.subject)?,
+                    headers: m.headers.clone(),
+                    payload: m.payload.clone(),
+                    headers_only: rp.headers_only(),
+                }),
+                None => None,
+            },
+            None => None,
+        };
         let seq = ing.next_seq;
         if let Some(id) = &msg_id {
             if ing.dedup.len() >= DEDUP_IDS_MAX {
@@ -547,6 +568,7 @@ impl Stream {
             reply: if cfg.no_ack { None } else { m.reply.clone() },
             msg_id: msg_id.clone(),
             rollup,
+            republish,
         })));
         let state = Arc::new(Mutex::new(CallState::Calling));
         let (state2, ctx2, me) = (state.clone(), ctx.clone(), self.clone());
@@ -586,6 +608,18 @@ impl Stream {
         Ok(())
     }
 
+    /// The last sequence stored (or in flight) under the literal `subject`; 0 when none.
+    fn last_subject_seq(&self, ing: &Ingest, subject: &str) -> Result<u64, ApiError> {
+        if let Some((seq, _)) = ing.inflight_subjects.get(subject) {
+            return Ok(*seq);
+        }
+        match self.store.load_last_msg(subject) {
+            Ok(msg) => Ok(msg.seq),
+            Err(StoreError::NotFound) | Err(StoreError::Eof) => Ok(0),
+            Err(err) => Err(e::JS_STREAM_STORE_FAILED.with(err)),
+        }
+    }
+
     /// Finishes one append: dedup bookkeeping, rollup, PubAck, consumer wake-up.
     fn complete(&self, ctx: AppendCtx, res: Result<(u64, i64), StoreError>) {
         let waiters = {
@@ -613,11 +647,11 @@ impl Stream {
             }
         };
         match res {
-            Ok((seq, _ts)) => {
+            Ok((seq, ts)) => {
                 let retention = self.config().retention;
                 let drop_now = retention == Retention::Interest && self.consumer_count() == 0;
                 if ctx.rollup.is_none() && !drop_now {
-                    self.acknowledge(&ctx, seq, waiters);
+                    self.acknowledge(&ctx, seq, ts, waiters);
                     return;
                 }
                 // This runs on the store's writer thread, which must not call back into the
@@ -640,7 +674,7 @@ impl Stream {
                         // Interest retention with nobody interested keeps nothing.
                         let _ = me.store.remove_msg(seq);
                     }
-                    me.acknowledge(&ctx, seq, waiters);
+                    me.acknowledge(&ctx, seq, ts, waiters);
                 });
             }
             Err(err) => {
@@ -651,8 +685,15 @@ impl Stream {
         }
     }
 
-    /// Sends the PubAck (and those of duplicates waiting on it) and wakes the consumers.
-    fn acknowledge(&self, ctx: &AppendCtx, seq: u64, waiters: Vec<String>) {
+    /// Republishes the message (when configured), sends the PubAck (and those of duplicates
+    /// waiting on it) and wakes the consumers. The copy goes first, as in nats-server.
+    fn acknowledge(&self, ctx: &AppendCtx, seq: u64, ts: i64, waiters: Vec<String>) {
+        if let Some(rp) = &ctx.republish {
+            if let Some(js) = self.js() {
+                let (hdr, payload) = rp.build(&self.name, &ctx.subject, seq, ts);
+                js.outlet().publish(&rp.dest, None, Some(hdr), payload);
+            }
+        }
         if let Some(r) = &ctx.reply {
             self.send_ack(r, seq, false);
         }

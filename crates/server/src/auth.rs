@@ -108,7 +108,7 @@ pub struct Permissions {
 }
 
 impl Permissions {
-    fn from_config(p: &natrium_config::Permissions) -> Permissions {
+    pub fn from_config(p: &natrium_config::Permissions) -> Permissions {
         let mut publish = FilterSet::from_config(&p.publish);
         if p.response.is_some() && publish.allow.is_none() {
             // With allow_responses and no publish allow list, nats-server lets the user
@@ -139,6 +139,8 @@ impl Permissions {
 struct UserEntry {
     password: Option<String>,
     permissions: Option<Arc<Permissions>>,
+    /// The account the user binds to; `None` is the global account.
+    account: Option<String>,
 }
 
 /// Who may connect, built from the options.
@@ -146,6 +148,10 @@ struct UserEntry {
 pub struct AuthConfig {
     token: Option<String>,
     users: HashMap<String, UserEntry>,
+    /// Users identified by a public nkey, keyed by that key.
+    nkeys: HashMap<String, UserEntry>,
+    /// JWT operator mode: users authenticate with JWTs (checked by `operator.rs`).
+    operator_mode: bool,
     no_auth_user: Option<String>,
     pub timeout: Duration,
     /// `verify_and_map`: the client certificate names the user.
@@ -157,6 +163,8 @@ pub struct AuthConfig {
 pub struct Authenticated {
     pub user: Option<String>,
     pub permissions: Option<Arc<Permissions>>,
+    /// The account the connection binds to; `None` is the global account.
+    pub account: Option<String>,
 }
 
 impl AuthConfig {
@@ -168,6 +176,7 @@ impl AuthConfig {
                 UserEntry {
                     password: opts.password.clone(),
                     permissions: None,
+                    account: None,
                 },
             );
         }
@@ -180,12 +189,30 @@ impl AuthConfig {
                         .permissions
                         .as_ref()
                         .map(|p| Arc::new(Permissions::from_config(p))),
+                    account: u.account.clone(),
                 },
             );
         }
+        let nkeys = opts
+            .nkeys
+            .iter()
+            .map(|n| {
+                let entry = UserEntry {
+                    password: None,
+                    permissions: n
+                        .permissions
+                        .as_ref()
+                        .map(|p| Arc::new(Permissions::from_config(p))),
+                    account: n.account.clone(),
+                };
+                (n.nkey.clone(), entry)
+            })
+            .collect();
         AuthConfig {
             token: opts.authorization.clone(),
             users,
+            nkeys,
+            operator_mode: crate::operator::enabled(opts),
             no_auth_user: opts.no_auth_user.clone(),
             timeout: opts.auth_timeout,
             tls_map: opts.tls.as_ref().is_some_and(|t| t.map),
@@ -194,12 +221,21 @@ impl AuthConfig {
 
     /// True when clients must present credentials (announced as `auth_required` in INFO).
     pub fn required(&self) -> bool {
-        self.token.is_some() || !self.users.is_empty()
+        self.token.is_some()
+            || !self.users.is_empty()
+            || !self.nkeys.is_empty()
+            || self.operator_mode
     }
 
-    /// Checks a client's CONNECT credentials. `None` means "Authorization Violation".
-    /// Runs bcrypt when a stored password is a bcrypt hash: call off the async threads.
-    pub fn authenticate(&self, ci: &ConnectInfo) -> Option<Authenticated> {
+    /// True when INFO must carry a nonce for the client to sign (nkey users exist).
+    pub fn nonce_required(&self) -> bool {
+        !self.nkeys.is_empty() || self.operator_mode
+    }
+
+    /// Checks a client's CONNECT credentials; `nonce` is the one sent in this connection's
+    /// INFO. `None` means "Authorization Violation". Runs bcrypt when a stored password is
+    /// a bcrypt hash: call off the async threads.
+    pub fn authenticate(&self, ci: &ConnectInfo, nonce: Option<&str>) -> Option<Authenticated> {
         if !self.required() {
             return Some(Authenticated::default());
         }
@@ -210,6 +246,16 @@ impl AuthConfig {
             return Some(Authenticated {
                 user: Some(name.clone()),
                 permissions: entry.permissions.clone(),
+                account: entry.account.clone(),
+            });
+        }
+        if let (Some(key), false) = (&ci.nkey, self.nkeys.is_empty()) {
+            let entry = self.nkeys.get(key)?;
+            let signed = verify_nonce_signature(key, nonce?, ci.sig.as_deref()?);
+            return signed.then(|| Authenticated {
+                user: Some(key.clone()),
+                permissions: entry.permissions.clone(),
+                account: entry.account.clone(),
             });
         }
         if let Some(token) = &self.token {
@@ -228,6 +274,7 @@ impl AuthConfig {
         ok.then(|| Authenticated {
             user: Some(user.clone()),
             permissions: entry.permissions.clone(),
+            account: entry.account.clone(),
         })
     }
 
@@ -237,6 +284,7 @@ impl AuthConfig {
         self.users.get(name).map(|e| Authenticated {
             user: Some(name.to_string()),
             permissions: e.permissions.clone(),
+            account: e.account.clone(),
         })
     }
 
@@ -258,6 +306,7 @@ impl AuthConfig {
             self.users.get(name).map(|e| Authenticated {
                 user: Some(name.to_string()),
                 permissions: e.permissions.clone(),
+                account: e.account.clone(),
             })
         };
         let sans = cert.emails.iter().chain(&cert.dns_names).chain(&cert.uris);
@@ -301,6 +350,32 @@ impl AuthConfig {
     }
 }
 
+/// A fresh nonce for INFO: 11 random bytes in unpadded URL-safe base64, as nats-server
+/// sends (15 characters).
+pub fn new_nonce() -> String {
+    use base64::Engine;
+    let bytes: [u8; 11] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// True when `sig` (unpadded base64, URL-safe or standard alphabet) is the ed25519
+/// signature of `nonce` by the public user nkey `key`.
+pub fn verify_nonce_signature(key: &str, nonce: &str, sig: &str) -> bool {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    let trimmed = sig.trim_end_matches('=');
+    let Ok(sig) = URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .or_else(|_| STANDARD_NO_PAD.decode(trimmed))
+    else {
+        return false;
+    };
+    let Ok(pair) = nkeys::KeyPair::from_public_key(key) else {
+        return false;
+    };
+    pair.verify(nonce.as_bytes(), &sig).is_ok()
+}
+
 /// A listener's own single user or token (the websocket block's `authorization`), checked
 /// like the top-level ones. Runs bcrypt for a bcrypt password: call off the async threads
 /// when [`is_bcrypt`] says so.
@@ -328,6 +403,7 @@ pub fn check_single(
     ok.then(|| Authenticated {
         user: Some(user.to_string()),
         permissions: None,
+        account: None,
     })
 }
 
@@ -357,6 +433,69 @@ mod tests {
             allow: (!allow.is_empty()).then(|| allow.iter().map(|s| s.to_string()).collect()),
             deny: deny.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    impl AuthConfig {
+        fn authenticate_plain(&self, ci: &ConnectInfo) -> Option<Authenticated> {
+            self.authenticate(ci, None)
+        }
+    }
+
+    #[test]
+    fn nkey_users_sign_the_nonce() {
+        use base64::Engine;
+        let kp = nkeys::KeyPair::new_user();
+        let other = nkeys::KeyPair::new_user();
+        let o = Options {
+            nkeys: vec![natrium_config::NkeyUser {
+                nkey: kp.public_key(),
+                permissions: None,
+                account: Some("A".into()),
+            }],
+            ..Default::default()
+        };
+        let a = AuthConfig::from_options(&o);
+        assert!(a.required() && a.nonce_required());
+        let nonce = new_nonce();
+        assert_eq!(nonce.len(), 15);
+        let sign = |k: &nkeys::KeyPair, n: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(k.sign(n.as_bytes()).unwrap())
+        };
+        let ci = |key: &str, sig: String| ConnectInfo {
+            nkey: Some(key.into()),
+            sig: Some(sig),
+            ..Default::default()
+        };
+        let ok = a
+            .authenticate(&ci(&kp.public_key(), sign(&kp, &nonce)), Some(&nonce))
+            .unwrap();
+        assert_eq!(ok.account.as_deref(), Some("A"));
+        assert_eq!(ok.user.as_deref(), Some(kp.public_key().as_str()));
+        // Standard alphabet is accepted too.
+        let std_sig = base64::engine::general_purpose::STANDARD_NO_PAD
+            .encode(kp.sign(nonce.as_bytes()).unwrap());
+        assert!(a
+            .authenticate(&ci(&kp.public_key(), std_sig), Some(&nonce))
+            .is_some());
+        // Wrong nonce, wrong signer, unknown key, garbage signature, no nonce.
+        assert!(a
+            .authenticate(&ci(&kp.public_key(), sign(&kp, "other")), Some(&nonce))
+            .is_none());
+        assert!(a
+            .authenticate(&ci(&kp.public_key(), sign(&other, &nonce)), Some(&nonce))
+            .is_none());
+        assert!(a
+            .authenticate(&ci(&other.public_key(), sign(&other, &nonce)), Some(&nonce))
+            .is_none());
+        assert!(a
+            .authenticate(&ci(&kp.public_key(), "!!!".into()), Some(&nonce))
+            .is_none());
+        assert!(a
+            .authenticate(&ci(&kp.public_key(), sign(&kp, &nonce)), None)
+            .is_none());
+        assert!(a
+            .authenticate(&ConnectInfo::default(), Some(&nonce))
+            .is_none());
     }
 
     #[test]
@@ -399,11 +538,15 @@ mod tests {
             ..Default::default()
         };
         assert!(a
-            .authenticate(&ci(Some("derek"), Some("porkchop")))
+            .authenticate_plain(&ci(Some("derek"), Some("porkchop")))
             .is_some());
-        assert!(a.authenticate(&ci(Some("derek"), Some("nope"))).is_none());
-        assert!(a.authenticate(&ci(Some("x"), Some("porkchop"))).is_none());
-        let anon = a.authenticate(&ci(None, None)).unwrap();
+        assert!(a
+            .authenticate_plain(&ci(Some("derek"), Some("nope")))
+            .is_none());
+        assert!(a
+            .authenticate_plain(&ci(Some("x"), Some("porkchop")))
+            .is_none());
+        let anon = a.authenticate_plain(&ci(None, None)).unwrap();
         assert_eq!(anon.user.as_deref(), Some("derek"));
 
         let o = Options {
@@ -415,9 +558,9 @@ mod tests {
             auth_token: Some(t.into()),
             ..Default::default()
         };
-        assert!(a.authenticate(&tok("s3cr3t")).is_some());
-        assert!(a.authenticate(&tok("s3cr3")).is_none());
-        assert!(a.authenticate(&ConnectInfo::default()).is_none());
+        assert!(a.authenticate_plain(&tok("s3cr3t")).is_some());
+        assert!(a.authenticate_plain(&tok("s3cr3")).is_none());
+        assert!(a.authenticate_plain(&ConnectInfo::default()).is_none());
     }
 
     #[test]
@@ -435,6 +578,6 @@ mod tests {
             ..Default::default()
         };
         assert!(a.needs_slow_check(&ci));
-        assert!(a.authenticate(&ci).is_some());
+        assert!(a.authenticate_plain(&ci).is_some());
     }
 }

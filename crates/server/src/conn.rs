@@ -17,7 +17,9 @@ use natrium_protocol::{encode, ClientOp, ConnectInfo, ParseError, Parser};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 
+use crate::account::{Account, GLOBAL_ACCOUNT};
 use crate::auth::{Authenticated, Permissions};
+use crate::operator::{Expiry, JwtGrant};
 use crate::outbound::{write_loop, Client, CloseReason};
 use crate::replies::ReplyTracker;
 use crate::router::{Message, Origin, SubRef, Subscription, Touched};
@@ -37,12 +39,18 @@ pub async fn run(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     // The dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`; show them as IPv4.
     let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
     let cid = server.next_cid();
-    let info = server.info_for(cid, addr.ip().to_string());
+    let mut info = server.info_for(cid, addr.ip().to_string());
+    let nonce = server.auth().nonce_required().then(crate::auth::new_nonce);
+    info.nonce = nonce.clone();
+    let plain = Extras {
+        nonce: nonce.clone(),
+        ..Extras::default()
+    };
     let Some(tls) = server.tls() else {
         // The plain path keeps tokio's owned halves: no lock between reader and writer.
         let (rd, wr) = stream.into_split();
         let info = Some(info.to_line());
-        return serve(server, rd, wr, addr, cid, info, Extras::default()).await;
+        return serve(server, rd, wr, addr, cid, info, plain).await;
     };
     let greeting = crate::tls::Greeting {
         normal: info.to_line(),
@@ -57,13 +65,13 @@ pub async fn run(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     match crate::tls::negotiate(&tls, stream, &greeting, &prefix).await {
         Some((crate::tls::Transport::Plain(stream), pending_info)) => {
             let (rd, wr) = stream.into_split();
-            serve(server, rd, wr, addr, cid, pending_info, Extras::default()).await
+            serve(server, rd, wr, addr, cid, pending_info, plain).await
         }
         Some((crate::tls::Transport::Tls(stream, peer), pending_info)) => {
             let (rd, wr) = tokio::io::split(*stream);
             let extras = Extras {
                 peer: Some(peer),
-                ..Extras::default()
+                ..plain
             };
             serve(server, rd, wr, addr, cid, pending_info, extras).await
         }
@@ -78,6 +86,8 @@ struct Extras {
     peer: Option<crate::tls::PeerTls>,
     /// Set for websocket connections.
     websocket: Option<WsContext>,
+    /// The nonce sent in INFO (nkey or JWT users), for the CONNECT signature.
+    nonce: Option<String>,
 }
 
 /// A websocket connection's listener and upgrade request.
@@ -104,7 +114,9 @@ pub async fn serve_websocket<R, W>(
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let cid = server.next_cid();
-    let base = server.info_for(cid, addr.ip().to_string());
+    let mut base = server.info_for(cid, addr.ip().to_string());
+    let nonce = server.auth().nonce_required().then(crate::auth::new_nonce);
+    base.nonce = nonce.clone();
     let info = crate::server_info::Info {
         tls_required: ws.tls,
         tls_available: ws.tls,
@@ -116,6 +128,7 @@ pub async fn serve_websocket<R, W>(
     let extras = Extras {
         peer: None,
         websocket: Some(ws),
+        nonce,
     };
     serve(server, rd, wr, addr, cid, Some(info.to_line()), extras).await
 }
@@ -154,7 +167,7 @@ async fn serve<R, W>(
         return;
     }
     debug!("{addr} - cid:{cid} - Client connection created");
-    let mut conn = Conn::new(server.clone(), client.clone(), addr);
+    let mut conn = Conn::new(server.clone(), client.clone(), addr, extras.nonce);
     conn.cert = extras.peer.and_then(|p| p.cert);
     conn.ws = extras.websocket;
     conn.read_loop(rd).await;
@@ -176,6 +189,17 @@ struct Conn {
     subs: HashMap<Bytes, SubRef>,
     pings_out: u32,
     touched: Touched,
+    /// The nonce this connection's INFO carried, for nkey signatures.
+    nonce: Option<String>,
+    /// The account the connection is bound to (`$G` until CONNECT says otherwise).
+    account: Arc<Account>,
+    /// Set at the first successful CONNECT until its system event is sent.
+    connected_event: bool,
+    /// Limits a user JWT grants (operator mode): subscriptions and payload, -1 for none.
+    jwt_max_subs: i64,
+    jwt_max_payload: i64,
+    /// When the JWT login ends, and whose credential expires then.
+    expires: Option<(tokio::time::Instant, Expiry)>,
     /// The client's TLS certificate, for `verify_and_map`.
     cert: Option<Arc<crate::x509::CertNames>>,
     /// Set for a websocket client: its listener's auth settings and cookie credentials.
@@ -186,8 +210,15 @@ struct Conn {
 type OpResult = Result<(), CloseReason>;
 
 impl Conn {
-    fn new(server: Arc<Server>, client: Arc<Client>, addr: SocketAddr) -> Conn {
+    fn new(
+        server: Arc<Server>,
+        client: Arc<Client>,
+        addr: SocketAddr,
+        nonce: Option<String>,
+    ) -> Conn {
         let opts = server.options();
+        let account = server.global.clone();
+        account.connections.fetch_add(1, Ordering::Relaxed);
         Conn {
             parser: Parser::new(
                 opts.max_control_line.max(1) as usize,
@@ -205,6 +236,12 @@ impl Conn {
             subs: HashMap::new(),
             pings_out: 0,
             touched: Touched::default(),
+            nonce,
+            account,
+            connected_event: false,
+            jwt_max_subs: -1,
+            jwt_max_payload: -1,
+            expires: None,
             cert: None,
             ws: None,
         }
@@ -264,6 +301,16 @@ impl Conn {
                     error!("{} - Authentication Timeout", self.prefix());
                     self.client.send_err("Authentication Timeout");
                     self.client.close(CloseReason::AuthenticationTimeout);
+                    break;
+                }
+                _ = sleep_until_expiry(self.expires) => {
+                    let (text, what) = match self.expires.map(|e| e.1) {
+                        Some(Expiry::Account) => ("Account Authentication Expired", "Account"),
+                        _ => ("User Authentication Expired", "User"),
+                    };
+                    debug!("{} - {what} Authentication Expired", self.prefix());
+                    self.client.send_err(text);
+                    self.client.close(CloseReason::AuthenticationExpired);
                     break;
                 }
                 _ = client.reauth_requested() => {
@@ -336,6 +383,7 @@ impl Conn {
         if msgs > 0 {
             self.client.counters.add_in(msgs, bytes);
             self.server.stats.msgs.add_in(msgs, bytes);
+            self.account.stats.add_in(msgs, bytes);
             self.client.meta.touch();
         }
         res
@@ -367,6 +415,15 @@ impl Conn {
             None => error!("{} - authentication error", self.prefix()),
         }
         self.client.send_err("Authorization Violation");
+        if !self.connected {
+            if let Some(ev) = self.server.events.get() {
+                ev.auth_error(
+                    &self.client,
+                    user,
+                    CloseReason::AuthenticationViolation.as_str(),
+                );
+            }
+        }
         CloseReason::AuthenticationViolation
     }
 
@@ -394,11 +451,16 @@ impl Conn {
             return Err(CloseReason::ProtocolViolation);
         }
         if !self.connected {
-            let Some(auth) = self.authenticate(&ci).await else {
+            let Some((auth, grant)) = self.authenticate(&ci).await else {
                 return Err(self.auth_violation(ci.user.as_deref()));
             };
+            if !self.bind_account(auth.account.as_deref()) {
+                return Err(self.auth_violation(ci.user.as_deref()));
+            }
             self.apply_auth(auth);
+            self.apply_grant(grant)?;
             self.connected = true;
+            self.connected_event = true;
         }
         self.client.headers.store(ci.headers, Ordering::Relaxed);
         self.client
@@ -410,18 +472,62 @@ impl Conn {
                 user: self.user.clone(),
             });
         self.opts = ci;
+        if std::mem::take(&mut self.connected_event) {
+            if let Some(ev) = self.server.events.get() {
+                ev.client_connect(&self.client, &self.account.name);
+            }
+        }
         self.ok();
         Ok(())
     }
 
-    /// CONNECT credentials, or the client certificate under `verify_and_map`.
-    async fn authenticate(&self, ci: &ConnectInfo) -> Option<Authenticated> {
+    /// Moves the connection into `name`'s account (`None`: the global one). Only happens
+    /// at the first CONNECT, before the connection has subscriptions.
+    fn bind_account(&mut self, name: Option<&str>) -> bool {
+        let name = name.unwrap_or(GLOBAL_ACCOUNT);
+        let Some(acc) = self.server.account(name) else {
+            return false;
+        };
+        self.account.connections.fetch_sub(1, Ordering::Relaxed);
+        acc.connections.fetch_add(1, Ordering::Relaxed);
+        self.client.meta.set_account(&acc.name);
+        self.account = acc;
+        true
+    }
+
+    /// Applies what a JWT login grants: limits, expiry, the account's connection cap.
+    fn apply_grant(&mut self, grant: Option<JwtGrant>) -> OpResult {
+        let Some(g) = grant else {
+            return Ok(());
+        };
+        self.jwt_max_subs = g.max_subs;
+        self.jwt_max_payload = g.max_payload;
+        self.expires = g.expires.map(|(at, who)| {
+            let left = (at - chrono::Utc::now().timestamp()).max(0) as u64;
+            (tokio::time::Instant::now() + Duration::from_secs(left), who)
+        });
+        if g.max_conns >= 0 && self.account.connections.load(Ordering::Relaxed) > g.max_conns as u64
+        {
+            error!(
+                "{} - maximum account active connections exceeded",
+                self.prefix()
+            );
+            self.client
+                .send_err("maximum account active connections exceeded");
+            return Err(CloseReason::MaxAccountConnectionsExceeded);
+        }
+        Ok(())
+    }
+
+    /// CONNECT credentials (a user JWT in operator mode), or the client certificate under
+    /// `verify_and_map`.
+    async fn authenticate(&self, ci: &ConnectInfo) -> Option<(Authenticated, Option<JwtGrant>)> {
         let auth = self.server.auth();
         if let Some(ws) = &self.ws {
             return self.authenticate_websocket(ws, ci).await;
         }
         if !auth.maps_certificates() {
-            return authenticate(&self.server, ci).await;
+            return authenticate(&self.server, ci, self.nonce.as_deref()).await;
         }
         let found = auth.authenticate_certificate(self.cert.as_deref());
         match &found {
@@ -449,7 +555,7 @@ impl Conn {
                 ),
             },
         }
-        found
+        found.map(|a| (a, None))
     }
 
     /// A websocket client: cookies stand in for missing CONNECT credentials, and the
@@ -459,7 +565,7 @@ impl Conn {
         &self,
         ws: &WsContext,
         ci: &ConnectInfo,
-    ) -> Option<Authenticated> {
+    ) -> Option<(Authenticated, Option<JwtGrant>)> {
         let mut ci = ci.clone();
         if ci.user.is_none() && ci.pass.is_none() && ci.auth_token.is_none() {
             let c = &ws.cookies;
@@ -467,14 +573,14 @@ impl Conn {
         }
         let o = &ws.options;
         if !o.auth_override() {
-            return authenticate(&self.server, &ci).await;
+            return authenticate(&self.server, &ci, self.nonce.as_deref()).await;
         }
         let anonymous = ci.user.is_none() && ci.auth_token.is_none() && ci.nkey.is_none();
         if let (true, Some(name)) = (anonymous, &o.no_auth_user) {
-            return self.server.auth().as_user(name);
+            return self.server.auth().as_user(name).map(|a| (a, None));
         }
         if o.username.is_none() && o.token.is_none() {
-            return authenticate(&self.server, &ci).await;
+            return authenticate(&self.server, &ci, self.nonce.as_deref()).await;
         }
         let o = o.clone();
         let check = move || {
@@ -491,11 +597,12 @@ impl Conn {
             .as_deref()
             .or(ws.options.token.as_deref())
             .is_some_and(crate::auth::is_bcrypt);
-        if slow {
+        let found = if slow {
             tokio::task::spawn_blocking(check).await.ok().flatten()
         } else {
             check()
-        }
+        };
+        found.map(|a| (a, None))
     }
 
     /// Whether this client must authenticate (a websocket block may require it alone).
@@ -504,7 +611,9 @@ impl Conn {
     }
 
     fn apply_auth(&mut self, auth: Authenticated) {
-        let Authenticated { user, permissions } = auth;
+        let Authenticated {
+            user, permissions, ..
+        } = auth;
         self.user = user;
         self.perms = permissions.filter(|p| !p.is_unrestricted() || p.response.is_some());
         self.pub_cache.clear();
@@ -521,11 +630,20 @@ impl Conn {
         }
         let ci = self.opts.clone();
         match self.authenticate(&ci).await {
-            Some(auth) => {
+            Some((auth, grant))
+                if auth.account.as_deref().unwrap_or(GLOBAL_ACCOUNT) == self.account.name =>
+            {
                 self.apply_auth(auth);
-                Ok(())
+                self.expires = None;
+                self.apply_grant(grant)
             }
-            None => Err(self.auth_violation(self.opts.user.clone().as_deref())),
+            None if self.server.operator.is_some() => {
+                // A JWT login that stopped passing: revoked or expired by an account update.
+                debug!("{} - User Authentication Revoked", self.prefix());
+                self.client.send_err("User Authentication Revoked");
+                Err(CloseReason::CredentialsRevoked)
+            }
+            _ => Err(self.auth_violation(self.opts.user.clone().as_deref())),
         }
     }
 
@@ -538,7 +656,7 @@ impl Conn {
                 .server
                 .info_for(self.client.cid, self.addr.ip().to_string());
             info.connect_info = true;
-            info.remote_account = Some("$G".into());
+            info.remote_account = Some(self.account.name.clone());
             self.client.send_raw(&info.to_line());
         }
         Ok(())
@@ -577,6 +695,16 @@ impl Conn {
             error!("{} - message headers not supported", self.prefix());
             return Err(CloseReason::ProtocolViolation);
         }
+        let size = payload.len() + headers.as_ref().map_or(0, |h| h.len());
+        if self.jwt_max_payload >= 0 && size as i64 > self.jwt_max_payload {
+            error!(
+                "{} - maximum payload exceeded: {size} vs {}",
+                self.prefix(),
+                self.jwt_max_payload
+            );
+            self.client.send_err("Maximum Payload Violation");
+            return Err(CloseReason::MaxPayloadExceeded);
+        }
         let Ok(subj) = std::str::from_utf8(&subject) else {
             self.client.send_err("Invalid Publish Subject");
             return Ok(());
@@ -594,6 +722,15 @@ impl Conn {
         }
         // nats-server acknowledges a verbose publish before delivering it.
         self.ok();
+        let mapped = if self.account.mappings.is_empty() {
+            std::borrow::Cow::Borrowed(subj)
+        } else {
+            match self.account.map_subject(subj) {
+                Some(m) => m,
+                None => return Ok(()),
+            }
+        };
+        let subj: &str = &mapped;
         let msg = Message {
             subject: subj,
             shown_subject: subj,
@@ -604,8 +741,11 @@ impl Conn {
         let origin = Origin {
             cid: self.client.cid,
             echo: self.opts.echo,
+            rtt_ns: self.client.meta.rtt().as_nanos() as u64,
         };
-        let delivered = self.server.route(origin, &msg, &mut self.touched);
+        let delivered = self
+            .server
+            .route(&self.account, origin, &msg, &mut self.touched);
         if delivered == 0 && self.opts.no_responders {
             if let Some(reply) = &reply {
                 self.send_no_responders(subj, reply);
@@ -622,7 +762,7 @@ impl Conn {
         };
         let headers = Bytes::from(format!("NATS/1.0 503\r\nNats-Subject: {subject}\r\n\r\n"));
         let empty = Bytes::new();
-        let result = self.server.sublist.match_subject(reply_str);
+        let result = self.account.sublist.match_subject(reply_str);
         let own = result
             .plain
             .iter()
@@ -688,7 +828,8 @@ impl Conn {
             return Ok(());
         }
         let max_subs = self.server.options().max_subscriptions;
-        if max_subs > 0 && self.subs.len() >= max_subs as usize {
+        let over_jwt = self.jwt_max_subs >= 0 && self.subs.len() as i64 >= self.jwt_max_subs;
+        if over_jwt || (max_subs > 0 && self.subs.len() >= max_subs as usize) {
             error!("{} - maximum subscriptions exceeded", self.prefix());
             self.client.send_err("maximum subscriptions exceeded");
             return Ok(());
@@ -705,7 +846,7 @@ impl Conn {
             sid.clone(),
             deny_check,
         )));
-        if self.server.sublist.insert(subj, q, sub.clone()).is_err() {
+        if self.account.sublist.insert(subj, q, sub.clone()).is_err() {
             self.client.send_err("Invalid Subject");
             return Ok(());
         }
@@ -725,7 +866,7 @@ impl Conn {
         if remove_now {
             if let Some(sub) = self.subs.remove(&sid) {
                 let removed =
-                    self.server
+                    self.account
                         .sublist
                         .remove(&sub.0.subject, sub.0.queue.as_deref(), &sub);
                 if removed.is_ok() {
@@ -744,10 +885,11 @@ impl Conn {
         self.client.meta.set_final_subs(subs);
         for (_, sub) in self.subs.drain() {
             let _ = self
-                .server
+                .account
                 .sublist
                 .remove(&sub.0.subject, sub.0.queue.as_deref(), &sub);
         }
+        self.account.connections.fetch_sub(1, Ordering::Relaxed);
         self.server.unregister(self.client.cid);
         let reason = self
             .client
@@ -758,21 +900,54 @@ impl Conn {
             self.prefix(),
             reason.as_str()
         );
+        if self.connected {
+            if let Some(ev) = self.server.events.get() {
+                ev.client_disconnect(&self.client, &self.account.name, reason.as_str());
+            }
+        }
     }
 }
 
 /// Checks CONNECT credentials against the server's current auth configuration, running
 /// bcrypt comparisons on a blocking thread.
-async fn authenticate(server: &Server, ci: &ConnectInfo) -> Option<Authenticated> {
+async fn authenticate(
+    server: &Server,
+    ci: &ConnectInfo,
+    nonce: Option<&str>,
+) -> Option<(Authenticated, Option<JwtGrant>)> {
+    if let Some(mode) = &server.operator {
+        return match crate::operator::authenticate(
+            mode,
+            ci.jwt.as_deref(),
+            ci.sig.as_deref(),
+            nonce,
+        ) {
+            Ok((auth, grant)) => Some((auth, Some(grant))),
+            Err(reason) => {
+                debug!("authentication error: {reason}");
+                None
+            }
+        };
+    }
     let auth = server.auth();
     if auth.needs_slow_check(ci) {
         let ci = ci.clone();
-        tokio::task::spawn_blocking(move || auth.authenticate(&ci))
+        let nonce = nonce.map(str::to_owned);
+        tokio::task::spawn_blocking(move || auth.authenticate(&ci, nonce.as_deref()))
             .await
             .ok()
             .flatten()
+            .map(|a| (a, None))
     } else {
-        auth.authenticate(ci)
+        auth.authenticate(ci, nonce).map(|a| (a, None))
+    }
+}
+
+/// Resolves when a JWT login expires; never without an expiry.
+async fn sleep_until_expiry(expires: Option<(tokio::time::Instant, Expiry)>) {
+    match expires {
+        Some((at, _)) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

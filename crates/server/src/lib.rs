@@ -7,11 +7,14 @@
 
 pub mod log;
 
+pub mod operator;
 pub mod outlet;
 
+pub mod account;
 pub mod auth;
 pub mod conn;
 pub mod jetstream;
+pub mod jwt;
 pub mod listen;
 pub mod monitor;
 pub mod outbound;
@@ -21,6 +24,7 @@ pub mod router;
 pub mod run;
 pub mod server;
 pub mod server_info;
+pub mod sysacc;
 pub mod tls;
 pub mod ws;
 pub mod x509;

@@ -44,6 +44,8 @@ pub enum CloseReason {
     ServerShutdown,
     LameDuck,
     AuthenticationExpired,
+    CredentialsRevoked,
+    MaxAccountConnectionsExceeded,
 }
 
 impl CloseReason {
@@ -72,6 +74,8 @@ impl CloseReason {
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::LameDuck => "Lame Duck Mode",
             CloseReason::AuthenticationExpired => "Authentication Expired",
+            CloseReason::CredentialsRevoked => "Credentials Revoked",
+            CloseReason::MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
         }
     }
 }

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use natrium_jetstream::{Handler, Outlet};
 use parking_lot::Mutex;
 
+use crate::account::Account;
 use crate::outbound::Client;
 use crate::router::{Message, Origin, SubRef, Subscription, Touched};
 use crate::server::Server;
@@ -18,16 +19,19 @@ pub const INTERNAL_CID: u64 = 1;
 
 pub struct ServerOutlet {
     server: Weak<Server>,
+    /// The account JetStream serves: its API, publishes and subscriptions live there.
+    account: Arc<Account>,
     client: Arc<Client>,
     next_id: AtomicU64,
     subs: Mutex<HashMap<u64, SubRef>>,
 }
 
 impl ServerOutlet {
-    pub fn new(server: &Arc<Server>) -> ServerOutlet {
+    pub fn new(server: &Arc<Server>, account: Arc<Account>) -> ServerOutlet {
         let addr = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
         ServerOutlet {
             server: Arc::downgrade(server),
+            account,
             client: Arc::new(Client::new(INTERNAL_CID, addr, usize::MAX)),
             next_id: AtomicU64::new(1),
             subs: Mutex::new(HashMap::new()),
@@ -58,21 +62,21 @@ impl Outlet for ServerOutlet {
         let origin = Origin {
             cid: INTERNAL_CID,
             echo: true,
+            rtt_ns: 0,
         };
         let n = (payload.len() + headers.as_ref().map_or(0, |h| h.len())) as u64;
         server.stats.msgs.add_in(1, n);
-        server.route(origin, &msg, &mut touched);
+        server.route(&self.account, origin, &msg, &mut touched);
         touched.wake_all();
     }
 
     fn subscribe(&self, subject: &str, handler: Handler) -> Result<u64, String> {
-        let server = self.server.upgrade().ok_or("server stopped")?;
         let sub = SubRef(Arc::new(Subscription::internal(
             self.client.clone(),
             subject,
             handler,
         )));
-        server
+        self.account
             .sublist
             .insert(subject, None, sub.clone())
             .map_err(|e| format!("can not subscribe to {subject:?}: {e}"))?;
@@ -85,14 +89,10 @@ impl Outlet for ServerOutlet {
         let Some(sub) = self.subs.lock().remove(&id) else {
             return;
         };
-        if let Some(server) = self.server.upgrade() {
-            let _ = server.sublist.remove(&sub.0.subject, None, &sub);
-        }
+        let _ = self.account.sublist.remove(&sub.0.subject, None, &sub);
     }
 
     fn has_interest(&self, subject: &str) -> bool {
-        self.server
-            .upgrade()
-            .is_some_and(|s| s.sublist.has_interest(subject))
+        self.account.sublist.has_interest(subject)
     }
 }

@@ -33,6 +33,26 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<String>, String> {
             ));
         }
     }
+    // In operator mode the accounts come from the resolver (and change through it), so
+    // the operators and the resolver are what must stay.
+    let operator_mode = crate::operator::enabled(old);
+    let accounts_changed = if operator_mode {
+        old.operators != new.operators
+            || old.trusted_keys != new.trusted_keys
+            || old.resolver != new.resolver
+    } else {
+        old.accounts != new.accounts
+    };
+    if accounts_changed
+        || crate::operator::enabled(new) != operator_mode
+        || old.system_account != new.system_account
+        || old.no_system_account != new.no_system_account
+    {
+        return Err(
+            "config reload not supported for accounts: restart the server to change accounts"
+                .into(),
+        );
+    }
     if old.websocket != new.websocket {
         return Err("config reload not supported for Websocket".into());
     }

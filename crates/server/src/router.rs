@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::account::{Account, Forward, MAX_FORWARD_HOPS};
 use crate::auth::Permissions;
 use crate::outbound::{Client, Enqueued};
 use crate::server::Server;
@@ -31,6 +32,8 @@ pub struct Subscription {
     /// Set for the server's own subscriptions (JetStream): messages go to this handler on
     /// the publisher's task instead of to a socket.
     internal: Option<natrium_jetstream::Handler>,
+    /// Set for import subscriptions: messages are published again in another account.
+    forward: Option<Forward>,
 }
 
 impl Subscription {
@@ -49,6 +52,22 @@ impl Subscription {
             delivered: AtomicU64::new(0),
             deny_check: None,
             internal: Some(handler),
+            forward: None,
+        }
+    }
+
+    /// A subscription that forwards matches into another account (imports).
+    pub fn forwarding(client: Arc<Client>, subject: &str, forward: Forward) -> Subscription {
+        Subscription {
+            client,
+            subject: subject.into(),
+            queue: None,
+            sid: Bytes::new(),
+            max: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            deny_check: None,
+            internal: None,
+            forward: Some(forward),
         }
     }
 
@@ -68,6 +87,7 @@ impl Subscription {
             delivered: AtomicU64::new(0),
             deny_check,
             internal: None,
+            forward: None,
         }
     }
 
@@ -121,6 +141,8 @@ pub struct Message<'a> {
 pub struct Origin {
     pub cid: u64,
     pub echo: bool,
+    /// The publisher's last measured round trip in nanoseconds (for `Nats-Request-Info`).
+    pub rtt_ns: u64,
 }
 
 /// Clients whose writers must be woken at the end of the current batch.
@@ -139,13 +161,54 @@ impl Touched {
     }
 }
 
+/// `headers` (a `NATS/1.0` block, or none) with one more header line.
+fn add_header(headers: Option<&Bytes>, name: &str, value: &str) -> Bytes {
+    let mut out =
+        Vec::with_capacity(headers.map_or(12, |h| h.len()) + name.len() + value.len() + 4);
+    match headers {
+        Some(h) if h.ends_with(b"\r\n\r\n") => out.extend_from_slice(&h[..h.len() - 2]),
+        _ => out.extend_from_slice(b"NATS/1.0\r\n"),
+    }
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+    Bytes::from(out)
+}
+
 impl Server {
-    /// Delivers `msg` to every matching subscription; returns how many copies were queued.
-    pub fn route(&self, origin: Origin, msg: &Message<'_>, touched: &mut Touched) -> usize {
-        let result = self.sublist.match_subject(msg.subject);
+    /// Delivers `msg` to every matching subscription of `acc` (and, through imports, of
+    /// other accounts); returns how many copies were queued.
+    pub fn route(
+        &self,
+        acc: &Account,
+        origin: Origin,
+        msg: &Message<'_>,
+        touched: &mut Touched,
+    ) -> usize {
+        self.route_hops(acc, origin, msg, touched, 0)
+    }
+
+    fn route_hops(
+        &self,
+        acc: &Account,
+        origin: Origin,
+        msg: &Message<'_>,
+        touched: &mut Touched,
+        hops: u8,
+    ) -> usize {
+        let result = acc.sublist.match_subject(msg.subject);
         let mut delivered = 0;
         for sub in &result.plain {
-            if self.deliver(origin, sub, msg, touched) {
+            if let Some(f) = &sub.0.forward {
+                // An import is interest in itself, as in nats-server: a request into it
+                // times out rather than getting no-responders when nobody answers.
+                let imported = matches!(f, Forward::Stream { .. } | Forward::Service { .. });
+                let n = self.forward(f, origin, msg, touched, hops);
+                delivered += if imported { 1 } else { n };
+                continue;
+            }
+            if self.deliver(acc, origin, sub, msg, touched) {
                 delivered += 1;
             }
         }
@@ -156,7 +219,7 @@ impl Server {
             let start = rand::random_range(0..members.len());
             let picked = (0..members.len())
                 .map(|i| &members[(start + i) % members.len()])
-                .any(|sub| self.deliver(origin, sub, msg, touched));
+                .any(|sub| self.deliver(acc, origin, sub, msg, touched));
             if picked {
                 delivered += 1;
             }
@@ -164,9 +227,61 @@ impl Server {
         delivered
     }
 
+    /// Publishes a message matched by an import subscription again in the target account.
+    fn forward(
+        &self,
+        f: &Forward,
+        origin: Origin,
+        msg: &Message<'_>,
+        touched: &mut Touched,
+        hops: u8,
+    ) -> usize {
+        if hops >= MAX_FORWARD_HOPS {
+            return 0;
+        }
+        let reply = msg.reply.and_then(|r| std::str::from_utf8(r).ok());
+        let make_sub = |exporter: &Arc<Account>, subject: &str| {
+            let forward = Forward::Responses {
+                account: Arc::downgrade(exporter),
+            };
+            let sub = SubRef(Arc::new(Subscription::forwarding(
+                self.internal_client.clone(),
+                subject,
+                forward,
+            )));
+            exporter.sublist.insert(subject, None, sub.clone()).ok()?;
+            Some(sub)
+        };
+        let Some(out) = f.forward(msg.subject, reply, make_sub) else {
+            return 0;
+        };
+        let shown = if msg.shown_subject == msg.subject {
+            out.subject.as_str()
+        } else {
+            msg.shown_subject
+        };
+        // Requests through a service import tell the responder who asks.
+        let info = match f {
+            Forward::Service { from, .. } => from.upgrade().map(|acc| {
+                let value = format!("{{\"acc\":\"{}\",\"rtt\":{}}}", acc.name, origin.rtt_ns);
+                add_header(msg.headers, "Nats-Request-Info", &value)
+            }),
+            _ => None,
+        };
+        let next = Message {
+            subject: &out.subject,
+            shown_subject: shown,
+            reply: out.reply.as_deref().map(str::as_bytes),
+            headers: info.as_ref().or(msg.headers),
+            payload: msg.payload,
+        };
+        self.route_hops(&out.account, origin, &next, touched, hops + 1)
+    }
+
     /// Queues one copy for one subscription; false when it was skipped.
     fn deliver(
         &self,
+        acc: &Account,
         origin: Origin,
         sub: &SubRef,
         msg: &Message<'_>,
@@ -204,7 +319,7 @@ impl Server {
         if max > 0 && n == max {
             // The last allowed delivery: the subscription leaves the index now. Its owner
             // finds it gone when it cleans up, which is fine.
-            if self
+            if acc
                 .sublist
                 .remove(&s.subject, s.queue.as_deref(), sub)
                 .is_ok()
@@ -217,10 +332,9 @@ impl Server {
                 if wake {
                     touched.push(&s.client);
                 }
-                self.stats.add_out(
-                    1,
-                    (msg.payload.len() + msg.headers.map_or(0, |h| h.len())) as u64,
-                );
+                let bytes = (msg.payload.len() + msg.headers.map_or(0, |h| h.len())) as u64;
+                self.stats.add_out(1, bytes);
+                acc.stats.add_out(1, bytes);
                 true
             }
             Enqueued::SlowConsumer => {

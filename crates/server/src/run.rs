@@ -74,7 +74,9 @@ pub fn main(args: Vec<String>) -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::CheckConfig(opts) => match validate(&opts) {
+        Command::CheckConfig(opts) => match validate(&opts)
+            .and_then(|()| crate::operator::expand(&mut opts.as_ref().clone()).map(|_| ()))
+        {
             Ok(()) => {
                 let file = opts
                     .config_file
@@ -160,7 +162,7 @@ fn log_config(opts: &Options) -> LogConfig {
     }
 }
 
-fn run(opts: Options) -> ExitCode {
+fn run(mut opts: Options) -> ExitCode {
     for w in &opts.config_warnings {
         eprintln!("{w}");
     }
@@ -168,6 +170,13 @@ fn run(opts: Options) -> ExitCode {
         eprintln!("{}: {e}", program_name());
         return ExitCode::from(1);
     }
+    let operator = match crate::operator::expand(&mut opts) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{}: {e}", program_name());
+            return ExitCode::from(1);
+        }
+    };
     if let Err(e) = log::configure(&log_config(&opts)) {
         eprintln!("{}: can not open log file: {e}", program_name());
         return ExitCode::from(1);
@@ -182,10 +191,10 @@ fn run(opts: Options) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(serve(opts))
+    runtime.block_on(serve(opts, operator))
 }
 
-async fn serve(opts: Options) -> ExitCode {
+async fn serve(opts: Options, operator: Option<Arc<crate::operator::OperatorMode>>) -> ExitCode {
     let signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => {
@@ -193,7 +202,7 @@ async fn serve(opts: Options) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let server = match Server::with_tls(opts.clone()) {
+    let server = match Server::with_tls(opts.clone(), operator) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{}: {e}", program_name());
@@ -213,6 +222,9 @@ async fn serve(opts: Options) -> ExitCode {
     }
     if let Some(path) = &opts.config_file {
         info!("Using configuration file: {}", path.display());
+    }
+    if let Some(mode) = &server.operator {
+        crate::operator::log_startup(mode);
     }
     if let Err(e) = crate::monitor::start(&server).await {
         let port = opts.http_port.max(0);
@@ -240,14 +252,16 @@ async fn serve(opts: Options) -> ExitCode {
     };
     if opts.jetstream {
         match crate::jetstream::start(&server, &opts) {
-            Ok(js) => {
-                let _ = server.jetstream.set(js);
-            }
+            Ok(()) => {}
             Err(e) => {
                 fatal!("Can't start JetStream: {e}");
                 return ExitCode::from(1);
             }
         }
+    }
+    if let Err(e) = crate::sysacc::start(&server) {
+        fatal!("Can't start the system account's services: {e}");
+        return ExitCode::from(1);
     }
     let addr = server.client_addr().expect("bound above");
     info!(
@@ -294,9 +308,13 @@ async fn serve(opts: Options) -> ExitCode {
     info!("Server is ready");
     handle_signals(&server, signals).await;
     info!("Initiating Shutdown...");
-    if let Some(js) = server.jetstream.get() {
+    if server.jetstream_enabled.get().is_some() {
         info!("Initiating JetStream Shutdown...");
-        js.shutdown();
+        for acc in server.accounts() {
+            if let Some(js) = acc.jetstream.get() {
+                js.shutdown();
+            }
+        }
         info!("JetStream Shutdown");
     }
     server.shutdown();
@@ -461,6 +479,8 @@ fn reload_options(path: &Path) -> Result<Options, String> {
         _ => return Err(format!("can not reload {}", path.display())),
     };
     validate(&fresh)?;
+    let mut fresh = fresh;
+    crate::operator::expand(&mut fresh)?;
     Ok(fresh)
 }
 

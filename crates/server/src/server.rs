@@ -12,17 +12,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use natrium_config::Options;
-use natrium_sublist::Sublist;
+use natrium_config::{ExportKind, ImportKind, Options};
 use parking_lot::{Mutex, RwLock};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::account::{Account, Forward, DEFAULT_SYSTEM_ACCOUNT, GLOBAL_ACCOUNT};
 use crate::auth::AuthConfig;
 use crate::outbound::{Client, CloseReason, Counters};
-use crate::router::SubRef;
+use crate::router::{SubRef, Subscription};
 use crate::server_info::{self, Info};
-use crate::{debug, error, info};
+use crate::{debug, error, info, warn};
 
 /// Server-wide counters, for /varz and the logs.
 #[derive(Default)]
@@ -50,7 +50,17 @@ pub struct Server {
     pub name: String,
     opts: RwLock<Arc<Options>>,
     auth: RwLock<Arc<AuthConfig>>,
-    pub sublist: Sublist<SubRef>,
+    /// `$G`: clients not bound to a configured account.
+    pub global: Arc<Account>,
+    /// Every account by name, `$G` and the system account included.
+    accounts: RwLock<HashMap<String, Arc<Account>>>,
+    /// Each configured account's exports and imports (from the config file or its JWT),
+    /// for imports installed after start (accounts pushed to the full resolver).
+    account_configs: RwLock<HashMap<String, natrium_config::AccountConfig>>,
+    /// The system account's name, unless `no_system_account`.
+    pub system_account: Option<String>,
+    /// Owner of the server's own subscriptions (imports); never has a socket.
+    pub internal_client: Arc<Client>,
     clients: Mutex<HashMap<u64, ClientEntry>>,
     next_cid: AtomicU64,
     pub stats: ServerStats,
@@ -61,7 +71,14 @@ pub struct Server {
     lame_duck: AtomicBool,
     shutdown_tx: watch::Sender<bool>,
     client_addr: Mutex<Option<SocketAddr>>,
-    pub jetstream: std::sync::OnceLock<Arc<natrium_jetstream::JetStream>>,
+    /// JWT operator mode, when the configuration names operators.
+    pub operator: Option<Arc<crate::operator::OperatorMode>>,
+    /// The system account's event publisher, once it has started.
+    pub events: std::sync::OnceLock<Arc<crate::sysacc::Events>>,
+    /// JetStream's monitoring provider, to add accounts started later.
+    pub js_monitor: std::sync::OnceLock<Arc<crate::jetstream::JsMonitor>>,
+    /// Set once JetStream has started (for any account).
+    pub jetstream_enabled: std::sync::OnceLock<()>,
     /// The client listener's TLS, rebuilt on reload; `None` for plain TCP.
     tls: RwLock<Option<Arc<crate::tls::TlsListener>>>,
 }
@@ -69,21 +86,56 @@ pub struct Server {
 impl Server {
     /// A server whose TLS configuration is built from the options (certificate files are
     /// read here), or why it cannot be.
-    pub fn with_tls(opts: Options) -> Result<Arc<Server>, String> {
+    pub fn with_tls(
+        opts: Options,
+        operator: Option<Arc<crate::operator::OperatorMode>>,
+    ) -> Result<Arc<Server>, String> {
         let tls = crate::tls::TlsListener::for_clients(&opts)?;
-        let server = Server::new(opts);
+        let server = Server::new(opts, operator);
         *server.tls.write() = tls;
         Ok(server)
     }
 
-    pub fn new(opts: Options) -> Arc<Server> {
+    pub fn new(opts: Options, operator: Option<Arc<crate::operator::OperatorMode>>) -> Arc<Server> {
         let id = server_info::new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
-        let sublist = if opts.disable_sublist_cache {
-            Sublist::new_no_cache()
+        let cache = !opts.disable_sublist_cache;
+        let mut global = Account::new(GLOBAL_ACCOUNT, cache, None);
+        global.mappings = compile_mappings(&opts.mappings);
+        let global = Arc::new(global);
+        let mut accounts = HashMap::from([(GLOBAL_ACCOUNT.to_string(), global.clone())]);
+        for a in &opts.accounts {
+            let mut acc = Account::new(&a.name, cache, a.jetstream.clone());
+            acc.mappings = compile_mappings(&a.mappings);
+            accounts.insert(a.name.clone(), Arc::new(acc));
+        }
+        let system_account = if opts.no_system_account {
+            None
         } else {
-            Sublist::new()
+            let name = opts
+                .system_account
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SYSTEM_ACCOUNT.to_string());
+            accounts
+                .entry(name.clone())
+                .or_insert_with(|| Arc::new(Account::new(&name, cache, None)));
+            Some(name)
         };
+        let addr = SocketAddr::from(([0, 0, 0, 0], 0));
+        let internal_client = Arc::new(Client::new(crate::outlet::INTERNAL_CID, addr, usize::MAX));
+        let configs: HashMap<_, _> = opts
+            .accounts
+            .iter()
+            .map(|a| (a.name.clone(), a.clone()))
+            .collect();
+        for a in &opts.accounts {
+            install_imports(a, &configs, &accounts, &internal_client);
+        }
+        if let Some(sys) = system_account.as_ref().and_then(|n| accounts.get(n)) {
+            for acc in accounts.values().filter(|a| a.name != sys.name) {
+                install_system_imports(acc, sys, &internal_client);
+            }
+        }
         let auth = AuthConfig::from_options(&opts);
         let (shutdown_tx, _) = watch::channel(false);
         Arc::new(Server {
@@ -91,7 +143,11 @@ impl Server {
             name,
             opts: RwLock::new(Arc::new(opts)),
             auth: RwLock::new(Arc::new(auth)),
-            sublist,
+            global,
+            accounts: RwLock::new(accounts),
+            account_configs: RwLock::new(configs),
+            system_account,
+            internal_client,
             clients: Mutex::new(HashMap::new()),
             // nats-server's first client connection gets cid 5 (its internal clients take
             // the first ids); tools and tests see the same numbering here.
@@ -103,9 +159,79 @@ impl Server {
             lame_duck: AtomicBool::new(false),
             shutdown_tx,
             client_addr: Mutex::new(None),
-            jetstream: std::sync::OnceLock::new(),
+            jetstream_enabled: std::sync::OnceLock::new(),
+            js_monitor: std::sync::OnceLock::new(),
+            events: std::sync::OnceLock::new(),
+            operator,
             tls: RwLock::new(None),
         })
+    }
+
+    /// The account named `name`, if it exists.
+    pub fn account(&self, name: &str) -> Option<Arc<Account>> {
+        self.accounts.read().get(name).cloned()
+    }
+
+    /// Every account, sorted by name.
+    pub fn accounts(&self) -> Vec<Arc<Account>> {
+        let mut v: Vec<_> = self.accounts.read().values().cloned().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Subscriptions in every account's index.
+    pub fn num_subscriptions(&self) -> usize {
+        self.accounts
+            .read()
+            .values()
+            .map(|a| a.sublist.count())
+            .sum()
+    }
+
+    /// Adds an account after start (pushed to the full resolver): its imports, and other
+    /// accounts' imports that were waiting for it, are installed. Returns the account and
+    /// whether it is new.
+    pub fn add_account(&self, cfg: natrium_config::AccountConfig) -> (Arc<Account>, bool) {
+        if let Some(existing) = self.account(&cfg.name) {
+            return (existing, false);
+        }
+        let cache = !self.options().disable_sublist_cache;
+        let mut acc = Account::new(&cfg.name, cache, cfg.jetstream.clone());
+        acc.mappings = compile_mappings(&cfg.mappings);
+        let acc = Arc::new(acc);
+        let mut accounts = self.accounts.write();
+        accounts.insert(cfg.name.clone(), acc.clone());
+        let mut configs = self.account_configs.write();
+        configs.insert(cfg.name.clone(), cfg.clone());
+        install_imports(&cfg, &configs, &accounts, &self.internal_client);
+        if let Some(sys) = self.system_account.as_ref().and_then(|n| accounts.get(n)) {
+            install_system_imports(&acc, sys, &self.internal_client);
+        }
+        for other in configs.values().filter(|o| o.name != cfg.name) {
+            let waiting: Vec<_> = other
+                .imports
+                .iter()
+                .filter(|i| i.account == cfg.name)
+                .cloned()
+                .collect();
+            if !waiting.is_empty() {
+                let only = natrium_config::AccountConfig {
+                    imports: waiting,
+                    ..other.clone()
+                };
+                install_imports(&only, &configs, &accounts, &self.internal_client);
+            }
+        }
+        (acc, true)
+    }
+
+    /// Asks every client of account `name` to check its credentials again.
+    pub fn reauth_account(&self, name: &str) {
+        for c in self.all_clients() {
+            if c.meta.account() == name {
+                c.request_reauth();
+            }
+        }
     }
 
     pub fn options(&self) -> Arc<Options> {
@@ -152,14 +278,14 @@ impl Server {
             tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
             tls_available: opts.tls.is_some() && opts.allow_non_tls,
             max_payload: opts.max_payload,
-            jetstream: self.jetstream.get().is_some(),
+            jetstream: self.jetstream_enabled.get().is_some(),
             client_id,
             client_ip,
             nonce: None,
             domain: opts
                 .jetstream_domain
                 .clone()
-                .filter(|_| self.jetstream.get().is_some()),
+                .filter(|_| self.jetstream_enabled.get().is_some()),
             connect_urls: Vec::new(),
             ldm: self.is_lame_duck(),
             connect_info: false,
@@ -361,4 +487,145 @@ impl Server {
         std::fs::write(&path, body)?;
         Ok(path)
     }
+}
+
+/// Places each of `a`'s imports as a forwarding subscription: stream imports in the
+/// exporter's index on the import subject, service imports in the importer's index on the
+/// local subject. An import the exporter does not allow (JWT accounts are not checked by
+/// the config loader) is logged and left out; one whose exporter does not exist yet is
+/// installed when it arrives.
+fn install_imports(
+    a: &natrium_config::AccountConfig,
+    configs: &HashMap<String, natrium_config::AccountConfig>,
+    accounts: &HashMap<String, Arc<Account>>,
+    owner: &Arc<Client>,
+) {
+    let Some(importer) = accounts.get(&a.name) else {
+        return;
+    };
+    for imp in &a.imports {
+        let Some(exporter) = accounts.get(&imp.account) else {
+            continue;
+        };
+        let Some(export) = matching_export(configs.get(&imp.account), imp, &a.name) else {
+            warn!(
+                "Import of {:?} from account {} into {} is not authorized by an export",
+                imp.subject, imp.account, a.name
+            );
+            continue;
+        };
+        let (home, subject, forward) = match (imp.kind, export.kind) {
+            (ImportKind::Stream, _) => (
+                exporter,
+                imp.subject.clone(),
+                Forward::Stream {
+                    to: Arc::downgrade(importer),
+                    subject: imp.subject.clone(),
+                    local: imp.local.clone(),
+                },
+            ),
+            (ImportKind::Service, kind) => {
+                let local = imp.local.clone().unwrap_or_else(|| imp.subject.clone());
+                let (response, threshold) = match kind {
+                    ExportKind::Service {
+                        response,
+                        threshold,
+                    } => (response, threshold),
+                    ExportKind::Stream => (
+                        natrium_config::ResponseType::Singleton,
+                        natrium_config::DEFAULT_RESPONSE_THRESHOLD,
+                    ),
+                };
+                (
+                    importer,
+                    local.clone(),
+                    Forward::Service {
+                        from: Arc::downgrade(importer),
+                        to: Arc::downgrade(exporter),
+                        local,
+                        remote: imp.subject.clone(),
+                        response,
+                        threshold,
+                    },
+                )
+            }
+        };
+        let sub = SubRef(Arc::new(Subscription::forwarding(
+            owner.clone(),
+            &subject,
+            forward,
+        )));
+        if let Err(e) = home.sublist.insert(&subject, None, sub) {
+            error!(
+                "Error adding import of {subject:?} into account {}: {e}",
+                a.name
+            );
+        }
+    }
+}
+
+/// Mappings as the router applies them (the config loader has validated them).
+fn compile_mappings(list: &[natrium_config::Mapping]) -> Vec<natrium_sublist::WeightedMapping> {
+    list.iter()
+        .filter_map(|m| match m.compile() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                error!("Error adding mapping for {:?} : {e}", m.source);
+                None
+            }
+        })
+        .collect()
+}
+
+/// The system requests every account may make about itself, as nats-server imports them
+/// from the system account: `$SYS.REQ.ACCOUNT.PING.CONNZ|STATZ` and
+/// `$SYS.REQ.SERVER.PING.CONNZ`, answered with that account's data only.
+fn install_system_imports(acc: &Arc<Account>, sys: &Arc<Account>, owner: &Arc<Client>) {
+    let name = &acc.name;
+    let pairs = [
+        (
+            "$SYS.REQ.ACCOUNT.PING.CONNZ",
+            format!("$SYS.REQ.ACCOUNT.{name}.CONNZ"),
+        ),
+        (
+            "$SYS.REQ.ACCOUNT.PING.STATZ",
+            format!("$SYS.REQ.ACCOUNT.{name}.STATZ"),
+        ),
+        (
+            "$SYS.REQ.SERVER.PING.CONNZ",
+            format!("$SYS.REQ.ACCOUNT.{name}.CONNZ"),
+        ),
+    ];
+    for (local, remote) in pairs {
+        let forward = Forward::Service {
+            from: Arc::downgrade(acc),
+            to: Arc::downgrade(sys),
+            local: local.to_string(),
+            remote,
+            response: natrium_config::ResponseType::Singleton,
+            threshold: natrium_config::DEFAULT_RESPONSE_THRESHOLD,
+        };
+        let sub = SubRef(Arc::new(Subscription::forwarding(
+            owner.clone(),
+            local,
+            forward,
+        )));
+        if let Err(e) = acc.sublist.insert(local, None, sub) {
+            error!("Error adding system import {local:?} into account {name}: {e}");
+        }
+    }
+}
+
+/// The export of `exporter` that allows `imp` into account `importer`.
+fn matching_export<'a>(
+    exporter: Option<&'a natrium_config::AccountConfig>,
+    imp: &natrium_config::Import,
+    importer: &str,
+) -> Option<&'a natrium_config::Export> {
+    exporter?.exports.iter().find(|e| {
+        let is_service = matches!(e.kind, ExportKind::Service { .. });
+        is_service == (imp.kind == ImportKind::Service)
+            && natrium_sublist::subject_is_subset(&imp.subject, &e.subject)
+            && (e.accounts.is_empty() || e.accounts.iter().any(|x| x == importer))
+    })
 }

@@ -142,3 +142,44 @@ async fn no_auth_user_and_bcrypt() {
         .unwrap();
     nc.flush().await.unwrap();
 }
+
+#[tokio::test]
+async fn nkey_users_sign_the_server_nonce() {
+    let kp = nkeys::KeyPair::new_user();
+    let stranger = nkeys::KeyPair::new_user();
+    let s = TestServer::with_config(
+        &format!(
+            "authorization {{ users: [ {{nkey: {}, permissions: {{publish: \"ok.>\"}}}} ] }}\n",
+            kp.public_key()
+        ),
+        &[],
+    );
+    let (mut c, info) = Raw::connect(&s.addr()).await;
+    let nonce = info
+        .split("\"nonce\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("INFO carries a nonce when nkey users exist");
+    assert_eq!(nonce.len(), 15);
+    // A signature over something else is refused.
+    c.send(&format!(
+        "CONNECT {{\"verbose\":false,\"nkey\":\"{}\",\"sig\":\"AAAA\"}}\r\n",
+        kp.public_key()
+    ))
+    .await;
+    c.expect("-ERR 'Authorization Violation'").await;
+    assert!(c.closed().await);
+
+    let nc = ConnectOptions::with_nkey(kp.seed().unwrap())
+        .connect(s.url())
+        .await
+        .unwrap();
+    nc.publish("ok.1", "x".into()).await.unwrap();
+    nc.flush().await.unwrap();
+    let bad = ConnectOptions::with_nkey(stranger.seed().unwrap())
+        .connect(s.url())
+        .await;
+    assert!(bad.is_err());
+    // Without credentials at all.
+    assert!(async_nats::connect(s.url()).await.is_err());
+}

@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use async_nats::{ConnectOptions, HeaderMap};
+use common::sync;
 use common::TestServer;
 use futures_util::StreamExt;
 
@@ -14,13 +15,6 @@ async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
         .await
         .expect("message within 5s")
         .expect("subscription open")
-}
-
-/// Waits until the server has processed everything `nc` sent so far. async-nats's `flush`
-/// only writes the client's buffer; a request answered by the server (no responders) is a
-/// real round trip.
-async fn sync(nc: &async_nats::Client) {
-    let _ = nc.request("natrium.test.sync", "".into()).await;
 }
 
 #[tokio::test]

@@ -14,68 +14,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
+use common::http::{get, json};
 use common::{run_bin, temp_dir, Raw, TestServer};
-
-/// An HTTP response: status, lower-cased headers, body.
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", self.body))
-    }
-}
-
-/// A minimal HTTP/1.1 GET over a raw socket.
-async fn get(port: u16, path: &str) -> Resp {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
-        .await
-        .expect("response within 10 s")
-        .unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("header block");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
-        .collect();
-    Resp {
-        status,
-        headers,
-        body: body.to_string(),
-    }
-}
-
-async fn json(port: u16, path: &str) -> Value {
-    let r = get(port, path).await;
-    assert_eq!(r.status, 200, "{path}: {}", r.body);
-    r.json()
-}
 
 fn fixture(name: &str) -> Value {
     let path = format!(
@@ -216,7 +157,8 @@ async fn varz_keys_match_and_counters_move() {
     assert_eq!(u(&after, "in_client_msgs"), u(&after, "in_msgs"));
     assert_eq!(u(&after, "connections"), 1);
     assert_eq!(u(&after, "total_connections"), 1);
-    assert_eq!(u(&after, "subscriptions"), 1);
+    // The system account's own request subscriptions are counted too, as in nats-server.
+    assert_eq!(u(&after, "subscriptions"), u(&before, "subscriptions") + 1);
     assert_eq!(after["http_req_stats"]["/varz"], 2);
     assert!(after["now"].as_str().unwrap() > before["now"].as_str().unwrap());
 }
@@ -327,20 +269,23 @@ async fn subsz_reports_index_stats_and_lists() {
     let (s, port) = monitored();
     let v = json(port, "/subsz").await;
     check_keys("subsz", &v, &fixture("subsz"), &[]);
+    // `$G` starts with the system requests it imports (as in nats-server).
+    let base = u(&json(port, "/subsz?acc=%24G").await, "num_subscriptions");
     let nc = client(&s, "subsz-client").await;
     let _a = nc.subscribe("foo.*").await.unwrap();
     let _b = nc.queue_subscribe("bar", "q".into()).await.unwrap();
     nc.publish("foo.x", "1".into()).await.unwrap();
     nc.flush().await.unwrap();
-    let v = wait_json(port, "/subsz?subs=1", |v| {
-        v["num_subscriptions"] == 2 && v["num_matches"] != 0
+    // `$G` only: the system account has subscriptions of its own.
+    let v = wait_json(port, "/subsz?subs=1&acc=%24G", |v| {
+        v["num_subscriptions"] == base + 2 && v["num_matches"] != 0
     })
     .await;
     check_keys("subsz?subs=1", &v, &fixture("subsz_subs"), &[]);
-    assert_eq!(v["num_subscriptions"], 2, "{v}");
-    assert_eq!(v["num_inserts"], 2);
+    assert_eq!(u(&v, "num_subscriptions"), base + 2, "{v}");
+    assert_eq!(u(&v, "num_inserts"), base + 2);
     assert!(u(&v, "num_matches") >= 1);
-    assert_eq!(v["total"], 2);
+    assert_eq!(u(&v, "total"), base + 2);
     let list = v["subscriptions_list"].as_array().unwrap();
     let queue = list.iter().find(|s| s["subject"] == "bar").unwrap();
     let theirs = fixture("subsz_subs");
@@ -353,7 +298,7 @@ async fn subsz_reports_index_stats_and_lists() {
     check_keys("sub detail", queue, their_queue, &[]);
     assert_eq!(queue["account"], "$G");
     assert_eq!(queue["qgroup"], "q");
-    let tested = json(port, "/subsz?subs=1&test=foo.x").await;
+    let tested = json(port, "/subsz?subs=1&test=foo.x&acc=%24G").await;
     assert_eq!(tested["total"], 1);
     assert_eq!(tested["subscriptions_list"][0]["subject"], "foo.*");
     assert_eq!(tested["subscriptions_list"][0]["msgs"], 1);
@@ -450,21 +395,20 @@ async fn routez_gatewayz_leafz_are_empty_but_well_formed() {
 #[tokio::test]
 async fn accountz_and_accstatz_describe_the_global_account() {
     let (s, port) = monitored();
+    let base = u(&json(port, "/subsz?acc=%24G").await, "num_subscriptions");
     let nc = client(&s, "acc-client").await;
     let _sub = nc.subscribe("acc.x").await.unwrap();
     nc.flush().await.unwrap();
-    wait_json(port, "/subsz", |v| v["num_subscriptions"] == 1).await;
-    // No system account yet: nats-server lists "$SYS" and names it in system_account.
+    wait_json(port, "/subsz?acc=%24G", |v| {
+        u(v, "num_subscriptions") == base + 1
+    })
+    .await;
     let list = json(port, "/accountz").await;
-    check_keys("accountz", &list, &fixture("accountz"), &["system_account"]);
-    assert_eq!(list["accounts"], serde_json::json!(["$G"]));
+    check_keys("accountz", &list, &fixture("accountz"), &[]);
+    assert_eq!(list["accounts"], serde_json::json!(["$G", "$SYS"]));
+    assert_eq!(list["system_account"], "$SYS");
     let g = json(port, "/accountz?acc=%24G").await;
-    check_keys(
-        "accountz?acc=$G",
-        &g,
-        &fixture("accountz_G"),
-        &["system_account"],
-    );
+    check_keys("accountz?acc=$G", &g, &fixture("accountz_G"), &[]);
     let d = &g["account_detail"];
     // The fixture's imports are the system account's service imports.
     check_keys(
@@ -474,7 +418,7 @@ async fn accountz_and_accstatz_describe_the_global_account() {
         &["imports"],
     );
     assert_eq!(d["client_connections"], 1);
-    assert_eq!(d["subscriptions"], 1);
+    assert_eq!(u(d, "subscriptions"), base + 1);
     let bad = get(port, "/accountz?acc=nope").await;
     assert_eq!(
         (bad.status, bad.body.as_str()),
@@ -491,7 +435,7 @@ async fn accountz_and_accstatz_describe_the_global_account() {
     let acc = &stz["account_statz"][0];
     assert_eq!(acc["acc"], "$G");
     assert_eq!(acc["conns"], 1);
-    assert_eq!(acc["num_subscriptions"], 1);
+    assert_eq!(u(acc, "num_subscriptions"), base + 1);
     assert!(acc["sent"]["routes"].is_object());
 }
 
@@ -593,14 +537,15 @@ async fn metrics_parse_as_prometheus_text_with_exporter_names() {
     assert_eq!(value("gnatsd_varz_out_msgs"), 7.0);
     assert_eq!(value("gnatsd_varz_in_bytes"), 21.0);
     assert_eq!(value("gnatsd_varz_connections"), 1.0);
-    assert_eq!(value("gnatsd_varz_subscriptions"), 1.0);
+    let subs = u(&varz, "subscriptions") as f64;
+    assert_eq!(value("gnatsd_varz_subscriptions"), subs);
     assert!(value("gnatsd_varz_mem") > 0.0);
     assert!(value("gnatsd_varz_start") > 1.7e12, "epoch milliseconds");
     assert_eq!(value("gnatsd_varz_slow_consumer_stats_clients"), 0.0);
     assert_eq!(value("gnatsd_connz_num_connections"), 1.0);
     assert_eq!(value("gnatsd_connz_in_msgs"), 7.0);
     assert_eq!(value("gnatsd_connz_subscriptions"), 1.0);
-    assert_eq!(value("gnatsd_subsz_num_subscriptions"), 1.0);
+    assert_eq!(value("gnatsd_subsz_num_subscriptions"), subs);
     assert_eq!(value("gnatsd_routez_num_routes"), 0.0);
     assert_eq!(value("gnatsd_healthz_status"), 0.0);
     assert_eq!(value("gnatsd_accstatz_current_connections"), 1.0);
@@ -611,4 +556,253 @@ async fn metrics_parse_as_prometheus_text_with_exporter_names() {
         .find(|s| s.metric == "gnatsd_varz_version")
         .unwrap();
     assert_eq!(version.labels.get("value"), varz["version"].as_str());
+}
+
+/// The labels prometheus-nats-exporter's jsz collector puts on a consumer's gauges.
+const CONSUMER_LABELS: &[&str] = &[
+    "server_id",
+    "server_name",
+    "cluster",
+    "domain",
+    "meta_leader",
+    "is_meta_leader",
+    "account",
+    "account_name",
+    "account_id",
+    "stream_name",
+    "stream_leader",
+    "is_stream_leader",
+    "stream_raft_group",
+    "consumer_name",
+    "consumer_leader",
+    "is_consumer_leader",
+    "consumer_desc",
+];
+
+/// The value of `name` for the series whose labels include every pair in `want`.
+fn series(scrape: &prometheus_parse::Scrape, name: &str, want: &[(&str, &str)]) -> f64 {
+    let found: Vec<_> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name && want.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .collect();
+    assert_eq!(found.len(), 1, "{name}{want:?}: {found:?}");
+    match found[0].value {
+        prometheus_parse::Value::Gauge(v) => v,
+        ref v => panic!("{name}: not a gauge: {v:?}"),
+    }
+}
+
+#[tokio::test]
+async fn metrics_export_streams_and_consumer_lag_per_account() {
+    use async_nats::jetstream::{self, consumer, stream};
+    let s = TestServer::with_config(
+        r#"
+        jetstream { store_dir: "js" }
+        accounts {
+          A: { users: [{user: a, password: a}], jetstream: enabled }
+          B: { users: [{user: b, password: b}], jetstream: enabled }
+        }"#,
+        &["-m", "-1"],
+    );
+    let port = s.monitor_port.expect("monitor port in the log");
+    // The same stream and consumer names in both accounts: only `account` tells them apart.
+    let mut published = Vec::new();
+    for (user, n) in [("a", 25u64), ("b", 3)] {
+        let nc = async_nats::ConnectOptions::new()
+            .user_and_password(user.into(), user.into())
+            .connect(s.url())
+            .await
+            .unwrap();
+        let js = jetstream::new(nc);
+        let st = js
+            .create_stream(stream::Config {
+                name: "ORDERS".into(),
+                subjects: vec!["orders.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for i in 0..n {
+            let ack = js.publish(format!("orders.{i}"), "12345".into()).await;
+            ack.unwrap().await.unwrap();
+        }
+        let c = st
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some("worker".into()),
+                description: Some(format!("worker of {user}")),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        published.push((user.to_uppercase(), n, c));
+    }
+    // A's consumer takes 5 messages and acknowledges none of them.
+    let mut batch = published[0]
+        .2
+        .fetch()
+        .max_messages(5)
+        .messages()
+        .await
+        .unwrap();
+    let mut fetched = 0;
+    while let Some(m) = batch.next().await {
+        m.unwrap();
+        fetched += 1;
+    }
+    assert_eq!(fetched, 5);
+
+    let varz = json(port, "/varz").await;
+    let r = get(port, "/metrics").await;
+    assert_eq!(r.status, 200);
+    let scrape = prometheus_parse::Scrape::parse(r.body.lines().map(|l| Ok(l.to_string())))
+        .expect("valid exposition text");
+    let server_name = varz["server_name"].as_str().unwrap();
+    for (acc, n, _) in &published {
+        let acc = acc.as_str();
+        let stream = [("account", acc), ("stream_name", "ORDERS")];
+        assert_eq!(
+            series(&scrape, "jetstream_stream_total_messages", &stream),
+            *n as f64
+        );
+        assert!(series(&scrape, "jetstream_stream_total_bytes", &stream) > 0.0);
+        assert_eq!(series(&scrape, "jetstream_stream_first_seq", &stream), 1.0);
+        assert_eq!(
+            series(&scrape, "jetstream_stream_last_seq", &stream),
+            *n as f64
+        );
+        assert_eq!(
+            series(&scrape, "jetstream_stream_consumer_count", &stream),
+            1.0
+        );
+        assert_eq!(
+            series(&scrape, "jetstream_stream_limit_messages", &stream),
+            -1.0
+        );
+        let worker = [
+            ("account", acc),
+            ("stream_name", "ORDERS"),
+            ("consumer_name", "worker"),
+        ];
+        let taken = if acc == "A" { 5.0 } else { 0.0 };
+        let pending = series(&scrape, "jetstream_consumer_num_pending", &worker);
+        assert_eq!(pending, *n as f64 - taken, "{acc}: lag");
+        let ack_pending = series(&scrape, "jetstream_consumer_num_ack_pending", &worker);
+        assert_eq!(ack_pending, taken, "{acc}");
+        let delivered = series(&scrape, "jetstream_consumer_delivered_stream_seq", &worker);
+        assert_eq!(delivered, taken, "{acc}");
+        assert_eq!(
+            series(&scrape, "jetstream_consumer_ack_floor_stream_seq", &worker),
+            0.0
+        );
+        assert_eq!(
+            series(&scrape, "jetstream_consumer_num_redelivered", &worker),
+            0.0
+        );
+        let account = [("account", acc)];
+        assert!(series(&scrape, "jetstream_account_storage_used", &account) > 0.0);
+    }
+    // The exporter's label set, with the values it derives for a server without clustering.
+    let sample = scrape
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "jetstream_consumer_num_pending" && s.labels.get("account") == Some("A")
+        })
+        .unwrap();
+    let mut names: Vec<&str> = sample.labels.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let mut want = CONSUMER_LABELS.to_vec();
+    want.sort_unstable();
+    assert_eq!(names, want);
+    let label = |k: &str| sample.labels.get(k).unwrap_or_default();
+    assert_eq!(label("server_id"), varz["server_id"].as_str().unwrap());
+    assert_eq!(label("server_name"), server_name);
+    assert_eq!(label("account_id"), "A");
+    assert_eq!(label("account_name"), "A");
+    assert_eq!(label("stream_leader"), server_name);
+    assert_eq!(label("consumer_leader"), server_name);
+    assert_eq!(label("is_meta_leader"), "true");
+    assert_eq!(label("is_stream_leader"), "true");
+    assert_eq!(label("is_consumer_leader"), "true");
+    assert_eq!(label("consumer_desc"), "worker of a");
+    let server = [("server_id", varz["server_id"].as_str().unwrap())];
+    assert_eq!(
+        series(&scrape, "jetstream_server_total_streams", &server),
+        2.0
+    );
+    assert_eq!(
+        series(&scrape, "jetstream_server_total_consumers", &server),
+        2.0
+    );
+    assert_eq!(
+        series(&scrape, "jetstream_server_total_messages", &server),
+        28.0
+    );
+    assert_eq!(
+        series(&scrape, "jetstream_server_jetstream_disabled", &server),
+        0.0
+    );
+}
+
+/// A stream whose file has a damaged record comes back from a restart with the damage
+/// reported: `/healthz` answers 503 naming the stream, the rest stays readable.
+#[tokio::test]
+async fn healthz_reports_a_stream_with_corrupt_data() {
+    let dir = temp_dir("monjs-corrupt");
+    let sd = dir.to_str().unwrap().to_string();
+    {
+        let s = TestServer::start(&["-js", "-sd", &sd]);
+        let nc = async_nats::connect(s.url()).await.unwrap();
+        let js = async_nats::jetstream::new(nc);
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: "S".into(),
+            subjects: vec!["s.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        for i in 0..20 {
+            js.publish(format!("s.{i}"), vec![b'x'; 100].into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    }
+    // Flip bytes in the middle of the first block: not a torn tail.
+    let blocks: Vec<_> = walk(&dir.join("jetstream"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "blk"))
+        .collect();
+    assert!(!blocks.is_empty(), "no block files under {}", dir.display());
+    let mut bytes = std::fs::read(&blocks[0]).unwrap();
+    let mid = bytes.len() / 3;
+    for b in &mut bytes[mid..mid + 8] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&blocks[0], bytes).unwrap();
+
+    let s = TestServer::start(&["-js", "-sd", &sd, "-m", "-1"]);
+    let port = s.monitor_port.unwrap();
+    let r = get(port, "/healthz").await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.body.contains("S"), "{}", r.body);
+    let r = get(port, "/healthz?details=true").await;
+    assert!(r.body.contains("STREAM"), "{}", r.body);
+    drop(s);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -28,10 +28,14 @@
 //! - `trie.rs`: the arena-backed wildcard trie (insert, remove with pruning, match, enumerate).
 //! - `cache.rs`: the bounded literal-subject → result cache and its targeted updates.
 //! - `sublist.rs`: [`Sublist`], the thread-safe front with locking, generation and stats.
+//! - `transform.rs` (+ `transform/`): [`SubjectTransform`], nats-server's subject mapping
+//!   engine (`$N`, `{{wildcard}}`, `{{partition}}`, `{{split}}`...), destination validation
+//!   and [`WeightedMapping`] for account `mappings`.
 
 mod cache;
 mod subject;
 mod sublist;
+mod transform;
 mod trie;
 
 pub use cache::{CACHE_MAX, CACHE_SWEEP};
@@ -40,3 +44,7 @@ pub use subject::{
     subjects_overlap,
 };
 pub use sublist::{MatchResult, Sublist, SublistError, SublistStats};
+pub use transform::{
+    transform_tokenize, validate_mapping, Choice, SubjectTransform, TransformError,
+    WeightedMapping, WEIGHT_TOTAL_MAX,
+};

@@ -146,7 +146,7 @@ fn auth_timeout(ld: &mut Loader, key: &str, v: &Spanned) -> Option<Duration> {
 }
 
 /// `users: [ {user, password, permissions} | {nkey, permissions} ]`.
-fn parse_users(ld: &mut Loader, v: &Spanned) -> Option<(Vec<User>, Vec<NkeyUser>)> {
+pub(super) fn parse_users(ld: &mut Loader, v: &Spanned) -> Option<(Vec<User>, Vec<NkeyUser>)> {
     let Value::Array(items) = &v.value else {
         let got = go_display(&v.value);
         ld.error(

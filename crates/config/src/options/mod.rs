@@ -11,9 +11,12 @@
 //! the file and the flags have both been applied. This module does no I/O beyond reading the
 //! configuration file through [`crate::conf`].
 
+mod accounts;
 mod auth;
 pub(crate) mod convert;
 mod jetstream;
+mod mappings;
+mod operator;
 mod tls;
 mod top;
 mod websocket;
@@ -24,7 +27,13 @@ use std::time::Duration;
 
 use crate::conf::{self, ConfError, Pos, Spanned};
 
+pub use accounts::{
+    AccountConfig, AccountJetStream, Export, ExportKind, Import, ImportKind, ResponseType,
+    DEFAULT_RESPONSE_THRESHOLD,
+};
 pub use convert::parse_go_duration;
+pub use mappings::{MapDestination, Mapping};
+pub use operator::{read_jwt, ResolverConfig, DEFAULT_RESOLVER_INTERVAL};
 pub use tls::{
     check_files as check_tls_files, load_ca, load_key_pair, TlsContext, TlsOptions, TlsVersion,
     DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK,
@@ -73,7 +82,7 @@ pub struct User {
     /// Plain text, or a bcrypt hash (`$2a$...`).
     pub password: Option<String>,
     pub permissions: Option<Permissions>,
-    /// The account the user belongs to (only set by an `accounts` block, not yet supported).
+    /// The account the user belongs to (set by the `accounts` block); `None` is the global one.
     pub account: Option<String>,
 }
 
@@ -240,6 +249,17 @@ pub struct Options {
     pub disable_sublist_cache: bool,
     pub system_account: Option<String>,
     pub no_system_account: bool,
+    /// The `accounts` block; users bound to an account carry its name.
+    pub accounts: Vec<AccountConfig>,
+    /// Top-level `mappings`: subject mappings of the global account.
+    pub mappings: Vec<Mapping>,
+    /// Operator JWTs (`operator`), read from files when given as paths.
+    pub operators: Vec<String>,
+    /// `trusted_keys`: operator public keys trusted without an operator JWT.
+    pub trusted_keys: Vec<String>,
+    pub resolver: Option<ResolverConfig>,
+    /// `resolver_preload`: account public key and JWT, in file order.
+    pub resolver_preload: Vec<(String, String)>,
     /// The client listener's `tls` block (or `--tls*` flags); `None` is plain TCP.
     pub tls: Option<TlsOptions>,
     /// `allow_non_tls`: with `tls`, clients may also connect without TLS.
@@ -247,7 +267,7 @@ pub struct Options {
     /// The `websocket` listener; `None` (or port 0) is off.
     pub websocket: Option<WebsocketOptions>,
     /// Blocks and keys that nats-server accepts and Natrium recognises but does not implement
-    /// yet (cluster, gateway, leafnodes, websocket, mqtt, tls, accounts, operator, resolver, ...),
+    /// yet (cluster, gateway, leafnodes, websocket, mqtt, tls, mappings, operator, resolver, ...),
     /// each with its position (line 0 for command-line flags). The server refuses to start
     /// with a clear error when this is non-empty (never silently ignores config).
     pub unsupported: Vec<(String, Pos)>,
@@ -330,6 +350,12 @@ impl Options {
             disable_sublist_cache: false,
             system_account: None,
             no_system_account: false,
+            accounts: Vec::new(),
+            mappings: Vec::new(),
+            operators: Vec::new(),
+            trusted_keys: Vec::new(),
+            resolver: None,
+            resolver_preload: Vec::new(),
             tls: None,
             allow_non_tls: false,
             websocket: None,

@@ -392,7 +392,7 @@ fn variables_used_are_not_unknown_fields() {
 
 #[test]
 fn unsupported_blocks_are_recorded_not_ignored() {
-    let o = load("port: 1\ncluster { port: 6222 }\ntls { cert_store: x }\nwebsocket { port: 8080, compression: true }\naccounts { A: {} }\njetstream { cipher: aes }\nauthorization { auth_callout { issuer: x } }");
+    let o = load("port: 1\ncluster { port: 6222 }\ntls { cert_store: x }\nwebsocket { port: 8080, compression: true }\naccounts { A: { limits: { max_connections: 1 } } }\njetstream { cipher: aes }\nauthorization { auth_callout { issuer: x } }");
     let names: Vec<&str> = o.unsupported.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
@@ -400,7 +400,7 @@ fn unsupported_blocks_are_recorded_not_ignored() {
             "cluster",
             "tls.cert_store",
             "websocket.compression",
-            "accounts",
+            "accounts.A.limits",
             "jetstream.cipher",
             "authorization.auth_callout"
         ]
@@ -426,6 +426,96 @@ fn empty_config_is_a_warning() {
     assert_eq!(
         o.config_warnings[0].to_string(),
         ": config has no values or is empty"
+    );
+}
+
+#[test]
+fn accounts_with_users_exports_imports_and_jetstream() {
+    let o = load(
+        "accounts {\n  A: { users: [{user: a, password: a}, {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4}], exports: [{stream: \"foo.>\"}, {service: \"q.*\", response_type: stream, accounts: [B]}] }\n  B: { users: [{user: b, password: b}], imports: [{stream: {account: A, subject: \"foo.>\"}, prefix: p}, {service: {account: A, subject: q.x}, to: ask}], jetstream: {max_mem: 1G, max_file: 2G, max_streams: 10, max_consumers: 5} }\n  C: { jetstream: enabled }\n}",
+    );
+    assert_eq!(o.accounts.len(), 3);
+    assert_eq!(o.users[0].account.as_deref(), Some("A"));
+    assert_eq!(o.nkeys[0].account.as_deref(), Some("A"));
+    assert_eq!(o.users[1].account.as_deref(), Some("B"));
+    let a = &o.accounts[0];
+    assert_eq!(a.exports[0].kind, ExportKind::Stream);
+    assert_eq!(
+        a.exports[1].kind,
+        ExportKind::Service {
+            response: ResponseType::Stream,
+            threshold: DEFAULT_RESPONSE_THRESHOLD
+        }
+    );
+    assert_eq!(a.exports[1].accounts, ["B"]);
+    let b = &o.accounts[1];
+    assert_eq!(b.imports[0].local.as_deref(), Some("p.foo.>"));
+    assert_eq!(b.imports[1].kind, ImportKind::Service);
+    assert_eq!(b.imports[1].local.as_deref(), Some("ask"));
+    let js = b.jetstream.as_ref().unwrap();
+    assert_eq!(
+        (js.max_memory, js.max_store, js.max_streams),
+        (1_000_000_000, 2_000_000_000, 10)
+    );
+    assert!(o.accounts[2].jetstream.as_ref().unwrap().enabled);
+    assert!(o.unsupported.is_empty());
+}
+
+#[test]
+fn account_errors_match_nats_server() {
+    let e = load_err(
+        "accounts { A: {}, B: { imports: [{stream: {account: C, subject: \"foo.>\"}}] } }",
+    );
+    assert!(
+        e.contains("\"C\" account not defined for stream import"),
+        "{e}"
+    );
+    let e = load_err("accounts { A: { exports: [{stream: \"foo.>\"}] }, B: { imports: [{stream: {account: A, subject: \"bar.>\"}}] } }");
+    assert!(
+        e.contains("Error adding stream import \"bar.>\": stream import not authorized"),
+        "{e}"
+    );
+    let e = load_err("accounts { A: { exports: [{service: foo, accounts: [B]}] }, B: {}, C: { imports: [{service: {account: A, subject: foo}}] } }");
+    assert!(
+        e.contains("Error adding service import \"foo\": service import not authorized"),
+        "{e}"
+    );
+    assert_eq!(
+        load_err("accounts { A: { exports: [{service: \"foo\", response_type: bogus}] } }"),
+        ":1:43: Unknown response type: \"bogus\"\n"
+    );
+    assert!(load_err("accounts { A: { users: [{user: a, password: a}] }, B: { users: [{user: a, password: b}] } }").contains("Duplicate user \"a\" detected"));
+    assert!(load_err("accounts { A: { users: [{user: a, password: a}] } }\nauthorization { users: [{user: a, password: x}] }").contains("Duplicate user \"a\" detected"));
+    assert_eq!(
+        load_err("accounts { A: { bogus: 1 } }"),
+        ":1:16: unknown field \"bogus\"\n"
+    );
+    assert!(load_err("accounts { $G: {} }").contains("\"$G\" is a Reserved Account"));
+    assert!(load_err("accounts { A: {jetstream: bogus} }")
+        .contains("Expected 'enabled' or 'disabled' for string value, got 'bogus'"));
+}
+
+#[test]
+fn mappings_are_checked_like_nats_server() {
+    let o = load("mappings: { foo: bar, \"orders.*\": \"o.$1\", w: [{destination: a, weight: 40%}, {destination: b, weight: \"60%\"}] }\naccounts { A: { mappings: { x: y } } }");
+    assert_eq!(o.mappings.len(), 3);
+    assert_eq!(o.mappings[2].destinations[1].weight, 60);
+    assert_eq!(o.accounts[0].mappings[0].source, "x");
+    assert_eq!(
+        load_err("mappings: { \"a.*\": \"b.$2\" }"),
+        ":1:13: Error adding mapping for \"a.*\" to \"b.$2\" : invalid mapping destination: wildcard index out of range in $2: [2]\n"
+    );
+    assert_eq!(
+        load_err("mappings: { w: [{destination: a, weight: 70%}, {destination: b, weight: 60%}] }"),
+        ":1:12: Error adding mapping for \"w\" : total weight needs to be <= 100\n"
+    );
+    assert_eq!(
+        load_err("mappings: { w: [{destination: a, wait: 1}] }"),
+        ":1:33: Unknown field \"wait\" for mapping destination\n"
+    );
+    assert_eq!(
+        load_err("mappings: { w: 5 }"),
+        ":1:12: Expected an entry for the mapping destination\n"
     );
 }
 

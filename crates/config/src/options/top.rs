@@ -4,14 +4,11 @@
 use std::path::PathBuf;
 
 use super::convert::{go_duration_string, parse_go_duration, parse_listen, Loader};
-use super::{auth, jetstream, tls, websocket, Options};
+use super::{accounts, auth, jetstream, operator, tls, websocket, Options};
 use crate::conf::Spanned;
 
 /// Top-level keys nats-server accepts that Natrium does not implement yet.
 const UNSUPPORTED: &[&str] = &[
-    "mappings",
-    "maps",
-    "accounts",
     "default_sentinel",
     "cluster",
     "gateway",
@@ -24,20 +21,12 @@ const UNSUPPORTED: &[&str] = &[
     "max_subscription_tokens",
     "ocsp",
     "write_timeout",
-    "operator",
-    "operators",
     "roots",
     "root",
     "root_operators",
     "root_operator",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
     "resolver_tls",
-    "resolver_preload",
     "resolver_pinned_accounts",
-    "trusted",
-    "trusted_keys",
     "mqtt",
     "server_metadata",
     "feature_flags",
@@ -62,6 +51,16 @@ pub(super) fn apply_entry(o: &mut Options, ld: &mut Loader, key: &str, v: &Spann
     }
     match lower.as_str() {
         "authorization" => auth::apply_authorization(o, ld, v),
+        "accounts" => accounts::apply_accounts(o, ld, v),
+        "mappings" | "maps" => o.mappings = super::mappings::parse_mappings(ld, v),
+        "operator" | "operators" | "root" | "roots" | "root_operator" | "root_operators" => {
+            operator::apply_operator(o, ld, v)
+        }
+        "trusted" | "trusted_keys" => operator::apply_trusted(o, ld, v),
+        "resolver" | "account_resolver" | "accounts_resolver" => {
+            operator::apply_resolver(o, ld, key, v)
+        }
+        "resolver_preload" => operator::apply_preload(o, ld, v),
         "no_auth_user" => o.no_auth_user = ld.string(v),
         "system_account" | "system" => match &v.value {
             crate::conf::Value::String(s) => o.system_account = Some(s.clone()),

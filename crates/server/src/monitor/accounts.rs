@@ -1,9 +1,8 @@
 //! `/accountz` (the account list, or one account's detail with `acc=`) and `/accstatz`
 //! (per-account connection and traffic totals; `unused=1` includes idle accounts).
 //!
-//! Until accounts and the system account are implemented every client is in the global
-//! account `$G`, so its numbers are the server's. `system_account` is left out (nats-server
-//! omits it too when there is none) rather than naming an account that does not exist.
+//! Every account is listed: `$G`, the configured ones and the system account, each with
+//! its own connection, subscription and traffic counters.
 
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
@@ -11,7 +10,6 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::format::ser_time;
-use super::meta::GLOBAL_ACCOUNT;
 use super::subsz::SublistStatsJson;
 use super::{Query, QueryError};
 use crate::server::Server;
@@ -49,29 +47,29 @@ pub fn accountz(server: &Server, q: &Query) -> Result<Accountz, QueryError> {
     let mut out = Accountz {
         server_id: server.id.clone(),
         now: SystemTime::now(),
-        system_account: None,
+        system_account: server.system_account.clone(),
         accounts: None,
         account_detail: None,
     };
-    let acc = q.get("acc").unwrap_or("");
-    if acc.is_empty() {
-        out.accounts = Some(vec![GLOBAL_ACCOUNT.to_string()]);
+    let name = q.get("acc").unwrap_or("");
+    if name.is_empty() {
+        out.accounts = Some(server.accounts().iter().map(|a| a.name.clone()).collect());
         return Ok(out);
     }
-    if acc != GLOBAL_ACCOUNT {
-        return Err(QueryError(format!("Account {acc} does not exist")));
-    }
+    let Some(acc) = server.account(name) else {
+        return Err(QueryError(format!("Account {name} does not exist")));
+    };
     out.account_detail = Some(AccountInfo {
-        account_name: GLOBAL_ACCOUNT.into(),
+        account_name: acc.name.clone(),
         update_time: server.start_time,
         expired: false,
         complete: true,
-        jetstream_enabled: super::jetstream::jetstream_running(server),
+        jetstream_enabled: acc.jetstream.get().is_some(),
         leafnode_connections: 0,
-        client_connections: server.num_clients(),
-        subscriptions: server.sublist.count(),
-        name_tag: GLOBAL_ACCOUNT.into(),
-        sublist_stats: server.sublist.stats().into(),
+        client_connections: acc.connections.load(Ordering::Relaxed) as usize,
+        subscriptions: acc.sublist.count(),
+        name_tag: acc.name.clone(),
+        sublist_stats: acc.sublist.stats().into(),
     });
     Ok(out)
 }
@@ -128,26 +126,31 @@ pub struct AccountStat {
 /// without connections.
 pub fn accstatz(server: &Server, q: &Query) -> Result<AccountStatz, QueryError> {
     let unused = q.bool("unused")?;
-    let selected = q
+    let wanted: Option<Vec<String>> = q
         .get("acc")
         .filter(|a| !a.is_empty())
-        .map(|a| a.split(',').any(|n| n.trim() == GLOBAL_ACCOUNT))
-        .unwrap_or(true);
-    let conns = server.num_clients();
+        .map(|a| a.split(',').map(|n| n.trim().to_string()).collect());
     let mut out = AccountStatz {
         server_id: server.id.clone(),
         now: SystemTime::now(),
         account_statz: Vec::new(),
     };
-    if selected && (unused || conns > 0) {
-        let m = &server.stats.msgs;
+    for acc in server.accounts() {
+        if wanted.as_ref().is_some_and(|w| !w.contains(&acc.name)) {
+            continue;
+        }
+        let conns = acc.connections.load(Ordering::Relaxed) as usize;
+        if !unused && conns == 0 {
+            continue;
+        }
+        let m = &acc.stats;
         out.account_statz.push(AccountStat {
-            acc: GLOBAL_ACCOUNT.into(),
-            name: GLOBAL_ACCOUNT.into(),
+            acc: acc.name.clone(),
+            name: acc.name.clone(),
             conns,
             leafnodes: 0,
             total_conns: conns,
-            num_subscriptions: server.sublist.count(),
+            num_subscriptions: acc.sublist.count(),
             sent: DataStats::clients_only(
                 m.out_msgs.load(Ordering::Relaxed),
                 m.out_bytes.load(Ordering::Relaxed),
@@ -156,7 +159,7 @@ pub fn accstatz(server: &Server, q: &Query) -> Result<AccountStatz, QueryError> 
                 m.in_msgs.load(Ordering::Relaxed),
                 m.in_bytes.load(Ordering::Relaxed),
             ),
-            slow_consumers: server.stats.slow_consumers.load(Ordering::Relaxed),
+            slow_consumers: 0,
         });
     }
     Ok(out)

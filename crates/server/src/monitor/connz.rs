@@ -262,7 +262,7 @@ pub fn connz(server: &Server, opts: &ConnzOptions) -> Connz {
         limit: opts.limit,
         connections: Some(Vec::new()),
     };
-    if !opts.acc.is_empty() && opts.acc != GLOBAL_ACCOUNT {
+    if !opts.acc.is_empty() && server.account(&opts.acc).is_none() {
         // nats-server answers an unknown account with an empty shell and a null list.
         out.server_id.clear();
         out.connections = None;
@@ -311,11 +311,18 @@ fn collect(
         if !opts.user.is_empty() && identity.user.as_deref() != Some(opts.user.as_str()) {
             continue;
         }
+        let account = c.meta.account();
+        if !opts.acc.is_empty() && account != opts.acc {
+            continue;
+        }
         let mut info = open_info(c, &identity, now);
         let subs = subs_by_cid.get(&c.cid).map(Vec::as_slice).unwrap_or(&[]);
         add_subs(&mut info, opts, subs);
         if opts.auth {
             info.authorized_user = identity.user.clone().unwrap_or_default();
+            if account != GLOBAL_ACCOUNT {
+                info.account = account;
+            }
             if let Some(t) = c.meta.tls() {
                 info.tls_peer_certs = t.peer_certs.clone();
             }
@@ -355,9 +362,11 @@ fn add_subs(info: &mut ConnInfo, opts: &ConnzOptions, subs: &[SubDetail]) {
 /// Every subscription in the subject index grouped by connection, in sid order.
 fn subscriptions_by_cid(server: &Server) -> HashMap<u64, Vec<SubDetail>> {
     let mut map: HashMap<u64, Vec<SubDetail>> = HashMap::new();
-    for (_, _, sub) in server.sublist.all() {
-        let detail = SubDetail::client(&sub.0);
-        map.entry(detail.cid).or_default().push(detail);
+    for acc in server.accounts() {
+        for (_, _, sub) in acc.sublist.all() {
+            let detail = SubDetail::client(&sub.0);
+            map.entry(detail.cid).or_default().push(detail);
+        }
     }
     for subs in map.values_mut() {
         subs.sort_by(|a, b| super::subsz::sid_order(&a.sid, &b.sid));
@@ -451,7 +460,7 @@ pub fn closed_info(c: &Client, reason: Option<CloseReason>) -> ClosedConn {
     ClosedConn {
         info,
         user: identity.user,
-        account: GLOBAL_ACCOUNT.to_string(),
+        account: c.meta.account(),
         subs: c.meta.take_final_subs(),
     }
 }

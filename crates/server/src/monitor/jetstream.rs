@@ -26,6 +26,77 @@ pub trait JetStreamMonitor: Send + Sync {
     fn health(&self, opts: &HealthzOptions) -> Vec<HealthzError>;
     /// The `jetstream` object of `/varz` (`config`, `stats`, `limits`, `meta`).
     fn varz(&self) -> serde_json::Value;
+    /// Every account's, stream's and consumer's figures for `/metrics`, gathered in one pass
+    /// with no JSON in between (it is scraped every few seconds). The numbers are those
+    /// `/jsz?consumers=true&config=true` reports.
+    fn metrics(&self) -> JsMetrics;
+}
+
+/// What `/metrics` reports for JetStream: the server totals and one entry per account that
+/// has JetStream.
+#[derive(Debug, Clone, Default)]
+pub struct JsMetrics {
+    pub max_memory: i64,
+    pub max_storage: i64,
+    /// The JetStream domain; empty when none is configured.
+    pub domain: String,
+    pub streams: usize,
+    pub consumers: usize,
+    pub messages: u64,
+    pub bytes: u64,
+    pub accounts: Vec<AccountMetrics>,
+}
+
+/// One account's JetStream usage and its streams (`account_details[]` of `/jsz`).
+#[derive(Debug, Clone, Default)]
+pub struct AccountMetrics {
+    pub name: String,
+    pub id: String,
+    pub memory: u64,
+    pub storage: u64,
+    pub reserved_memory: u64,
+    pub reserved_storage: u64,
+    pub streams: Vec<StreamMetrics>,
+}
+
+/// One stream's state and limits (`stream_detail[]` of `/jsz`).
+#[derive(Debug, Clone, Default)]
+pub struct StreamMetrics {
+    pub name: String,
+    /// The server name of the stream's leader (this server: there is no clustering).
+    pub leader: String,
+    /// The Raft group; empty without clustering.
+    pub raft_group: String,
+    pub messages: u64,
+    pub bytes: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub consumer_count: usize,
+    pub num_subjects: u64,
+    /// `max_bytes` and `max_msgs` from the config; -1 is unlimited.
+    pub limit_bytes: i64,
+    pub limit_messages: i64,
+    pub consumers: Vec<ConsumerMetrics>,
+}
+
+/// One consumer's delivery state (`consumer_detail[]` of `/jsz`).
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerMetrics {
+    pub name: String,
+    pub leader: String,
+    pub description: String,
+    pub delivered_consumer_seq: u64,
+    pub delivered_stream_seq: u64,
+    pub ack_floor_consumer_seq: u64,
+    pub ack_floor_stream_seq: u64,
+    pub num_ack_pending: u64,
+    pub num_redelivered: u64,
+    pub num_waiting: u64,
+    pub num_pending: u64,
+    /// Seconds since the last delivery; `None` before the first.
+    pub last_delivery_secs: Option<f64>,
+    /// Seconds since the last acknowledgement; `None` before the first.
+    pub last_ack_secs: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -260,7 +331,7 @@ pub fn healthz(server: &Server, q: &Query) -> Result<(u16, Vec<u8>), QueryError>
 
 /// True once JetStream has started (with or without a monitoring provider).
 pub fn jetstream_running(server: &Server) -> bool {
-    server.monitor.jetstream().is_some() || server.jetstream.get().is_some()
+    server.monitor.jetstream().is_some() || server.jetstream_enabled.get().is_some()
 }
 
 /// The health verdict and its HTTP status code.

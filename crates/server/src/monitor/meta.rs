@@ -18,8 +18,7 @@ use super::connz::ConnInfo;
 use super::format::{from_unix_nanos, unix_nanos};
 use super::subsz::SubDetail;
 
-/// The account every client belongs to until accounts are implemented.
-pub const GLOBAL_ACCOUNT: &str = "$G";
+pub use crate::account::GLOBAL_ACCOUNT;
 
 /// The CONNECT-time identity of a client.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +33,8 @@ pub struct Identity {
 #[derive(Default)]
 struct Slow {
     identity: Identity,
+    /// The account the connection is bound to; empty means the global account.
+    account: String,
     /// When the server's last unanswered PING went out.
     ping_sent: Option<Instant>,
     /// Subscriptions captured when the connection closes, for the closed ring.
@@ -105,6 +106,20 @@ impl ClientMeta {
     /// Records the CONNECT identity.
     pub fn set_identity(&self, identity: Identity) {
         self.slow.lock().identity = identity;
+    }
+
+    pub fn set_account(&self, name: &str) {
+        self.slow.lock().account = name.to_string();
+    }
+
+    /// The connection's account name.
+    pub fn account(&self) -> String {
+        let a = self.slow.lock().account.clone();
+        if a.is_empty() {
+            GLOBAL_ACCOUNT.to_string()
+        } else {
+            a
+        }
     }
 
     pub fn identity(&self) -> Identity {

@@ -6,16 +6,22 @@
 //! `varz`, `subsz` and `routez` follow the exporter's generic rule: every number in the JSON
 //! becomes `gnatsd_<endpoint>_<path_joined_by_underscores>`, a few string keys become
 //! `{value="..."} 1` gauges and timestamps become epoch milliseconds. `connz`, `healthz`,
-//! `accstatz`, `accountz`, `leafz` and JetStream's `jetstream_server_*` use the exporter's
-//! dedicated collectors' names. Which families are covered is listed in docs/metrics.md.
+//! `accstatz`, `accountz`, `leafz` and JetStream's `jetstream_{server,account,stream,consumer}_*`
+//! use the exporter's dedicated collectors' names and labels. Which families are covered is
+//! listed in docs/metrics.md.
+//!
+//! It must stay cheap with many streams (Prometheus scrapes it every few seconds): one pass
+//! over what the providers already count, no per-message work here, and each label set is
+//! rendered once per entity.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::connz::{connz, ConnzOptions};
-use super::jetstream::{health, HealthzOptions, JszOptions};
+use super::jetstream::{health, AccountMetrics, ConsumerMetrics, HealthzOptions, StreamMetrics};
 use super::meta::GLOBAL_ACCOUNT;
 use super::subsz::{subsz, SubszOptions};
 use super::Query;
@@ -23,8 +29,6 @@ use crate::server::Server;
 
 /// The exporter's default namespace for core server metrics.
 const CORE: &str = "gnatsd";
-/// The exporter's namespace for `/jsz` metrics.
-const JETSTREAM: &str = "jetstream";
 
 /// String keys the exporter turns into metrics (as labels or timestamps).
 const LABEL_KEYS: &[&str] = &[
@@ -50,10 +54,14 @@ const SKIPPED: &[&str] = &[
     "gateway_connect_retries",
 ];
 
-/// One metric family: its type and samples (label pairs, value).
+/// A sample's labels, rendered once (`k="v",...`, escaped, without braces) and shared by
+/// every family that uses the same set: a consumer's gauges render its labels once.
+type Labels = Arc<str>;
+
+/// One metric family: its type and samples (labels, value).
 struct Family {
     kind: &'static str,
-    samples: Vec<(Vec<(String, String)>, f64)>,
+    samples: Vec<(Labels, f64)>,
 }
 
 /// Collects families by name and renders them in name order.
@@ -64,15 +72,24 @@ struct Exposition {
 
 impl Exposition {
     fn add(&mut self, name: &str, kind: &'static str, labels: Vec<(String, String)>, v: f64) {
-        let name = sanitize(name);
-        self.families
-            .entry(name)
-            .or_insert_with(|| Family {
-                kind,
-                samples: Vec::new(),
-            })
-            .samples
-            .push((labels, v));
+        let mut text = String::new();
+        for (k, val) in &labels {
+            push_label(&mut text, k, val);
+        }
+        self.push(&sanitize(name), kind, &Labels::from(text), v);
+    }
+
+    /// Adds a sample to the family `name` (already a valid metric name).
+    fn push(&mut self, name: &str, kind: &'static str, labels: &Labels, v: f64) {
+        let sample = (labels.clone(), v);
+        match self.families.get_mut(name) {
+            Some(f) => f.samples.push(sample),
+            None => {
+                let samples = vec![sample];
+                self.families
+                    .insert(name.to_string(), Family { kind, samples });
+            }
+        }
     }
 
     fn render(&self) -> String {
@@ -84,12 +101,7 @@ impl Exposition {
                 out.push_str(name);
                 if !labels.is_empty() {
                     out.push('{');
-                    for (i, (k, val)) in labels.iter().enumerate() {
-                        if i > 0 {
-                            out.push(',');
-                        }
-                        let _ = write!(out, "{k}=\"{}\"", escape(val));
-                    }
+                    out.push_str(labels);
                     out.push('}');
                 }
                 let _ = writeln!(out, " {}", number(*v));
@@ -97,6 +109,14 @@ impl Exposition {
         }
         out
     }
+}
+
+/// Appends `k="v"` (escaped) to a rendered label list.
+fn push_label(out: &mut String, k: &str, v: &str) {
+    if !out.is_empty() {
+        out.push(',');
+    }
+    let _ = write!(out, "{k}=\"{}\"", escape(v));
 }
 
 /// The exporter's help text is the metric's name without its namespace and subsystem.
@@ -340,59 +360,153 @@ fn accounts_family(ex: &mut Exposition, server: &Server) {
     }
 }
 
-/// `jetstream_server_*`: the exporter's server-level JetStream gauges.
+/// The exporter's JetStream (`jsz`) collector: `jetstream_server_*` for the server,
+/// `jetstream_account_*` per account, `jetstream_stream_*` per stream and
+/// `jetstream_consumer_*` per consumer, all gauges. Each level's labels extend its parent's,
+/// as the exporter's do. One pass over the provider's figures; each label set is rendered
+/// once and shared by the entity's gauges.
 fn jsz_family(ex: &mut Exposition, server: &Server) {
-    let report = server
-        .monitor
-        .jetstream()
-        .and_then(|js| js.jsz(&JszOptions::default()).ok());
-    let labels = || {
-        vec![
-            ("server_id".to_string(), server.id.clone()),
-            ("server_name".to_string(), server.name.clone()),
-            ("cluster".to_string(), String::new()),
-            ("domain".to_string(), String::new()),
-            ("meta_leader".to_string(), String::new()),
-            ("is_meta_leader".to_string(), "true".to_string()),
-        ]
-    };
-    let cfg = |key: &str| {
-        report
-            .as_ref()
-            .and_then(|r| r.config.get(key))
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0)
-    };
-    let p = |n: &str| format!("{JETSTREAM}_server_{n}");
-    let disabled = if report.is_none() { 1.0 } else { 0.0 };
-    ex.add(&p("jetstream_disabled"), "gauge", labels(), disabled);
-    ex.add(&p("max_memory"), "gauge", labels(), cfg("max_memory"));
-    ex.add(&p("max_storage"), "gauge", labels(), cfg("max_storage"));
-    let r = report.as_ref();
-    ex.add(
-        &p("total_streams"),
-        "gauge",
-        labels(),
-        r.map_or(0.0, |r| r.streams as f64),
+    let m = server.monitor.jetstream().map(|js| js.metrics());
+    let disabled = m.is_none();
+    let m = m.unwrap_or_default();
+    // Without clustering there is no meta group: nats-server's `/jsz` has no `meta_cluster`,
+    // for which the exporter leaves `cluster` and `meta_leader` empty and sets
+    // `is_meta_leader="true"`.
+    let mut base = String::new();
+    push_label(&mut base, "server_id", &server.id);
+    push_label(&mut base, "server_name", &server.name);
+    push_label(&mut base, "cluster", "");
+    push_label(&mut base, "domain", &m.domain);
+    push_label(&mut base, "meta_leader", "");
+    push_label(&mut base, "is_meta_leader", "true");
+    let labels = Labels::from(base.as_str());
+    let gauges = [
+        ("jetstream_server_jetstream_disabled", f64::from(disabled)),
+        ("jetstream_server_max_memory", m.max_memory as f64),
+        ("jetstream_server_max_storage", m.max_storage as f64),
+        ("jetstream_server_total_streams", m.streams as f64),
+        ("jetstream_server_total_consumers", m.consumers as f64),
+        ("jetstream_server_total_messages", m.messages as f64),
+        ("jetstream_server_total_message_bytes", m.bytes as f64),
+    ];
+    for (name, v) in gauges {
+        ex.push(name, "gauge", &labels, v);
+    }
+    for a in &m.accounts {
+        account_family(ex, &server.name, &base, a);
+    }
+}
+
+fn bool_label(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+/// `jetstream_account_*`. As in the exporter, `max_*` are the account's reservations.
+fn account_family(ex: &mut Exposition, server_name: &str, parent: &str, a: &AccountMetrics) {
+    let mut l = parent.to_string();
+    push_label(&mut l, "account", &a.name);
+    push_label(&mut l, "account_name", &a.name);
+    push_label(&mut l, "account_id", &a.id);
+    let labels = Labels::from(l.as_str());
+    let gauges = [
+        ("jetstream_account_max_memory", a.reserved_memory),
+        ("jetstream_account_max_storage", a.reserved_storage),
+        ("jetstream_account_memory_used", a.memory),
+        ("jetstream_account_storage_used", a.storage),
+    ];
+    for (name, v) in gauges {
+        ex.push(name, "gauge", &labels, v as f64);
+    }
+    for s in &a.streams {
+        stream_family(ex, server_name, &l, s);
+    }
+}
+
+/// `jetstream_stream_*`: the stream's state and configured limits (-1 is unlimited).
+fn stream_family(ex: &mut Exposition, server_name: &str, parent: &str, s: &StreamMetrics) {
+    let mut l = parent.to_string();
+    push_label(&mut l, "stream_name", &s.name);
+    push_label(&mut l, "stream_leader", &s.leader);
+    push_label(
+        &mut l,
+        "is_stream_leader",
+        bool_label(s.leader == server_name),
     );
-    ex.add(
-        &p("total_consumers"),
-        "gauge",
-        labels(),
-        r.map_or(0.0, |r| r.consumers as f64),
+    push_label(&mut l, "stream_raft_group", &s.raft_group);
+    let labels = Labels::from(l.as_str());
+    let gauges = [
+        ("jetstream_stream_total_messages", s.messages as f64),
+        ("jetstream_stream_total_bytes", s.bytes as f64),
+        ("jetstream_stream_first_seq", s.first_seq as f64),
+        ("jetstream_stream_last_seq", s.last_seq as f64),
+        ("jetstream_stream_consumer_count", s.consumer_count as f64),
+        ("jetstream_stream_subject_count", s.num_subjects as f64),
+        ("jetstream_stream_limit_bytes", s.limit_bytes as f64),
+        ("jetstream_stream_limit_messages", s.limit_messages as f64),
+    ];
+    for (name, v) in gauges {
+        ex.push(name, "gauge", &labels, v);
+    }
+    for c in &s.consumers {
+        consumer_family(ex, server_name, &l, c);
+    }
+}
+
+/// `jetstream_consumer_*`: delivery and acknowledgement state. `num_pending` is the
+/// consumer's lag: stream messages matching its filter that it has not delivered yet.
+fn consumer_family(ex: &mut Exposition, server_name: &str, parent: &str, c: &ConsumerMetrics) {
+    let mut l = parent.to_string();
+    push_label(&mut l, "consumer_name", &c.name);
+    push_label(&mut l, "consumer_leader", &c.leader);
+    push_label(
+        &mut l,
+        "is_consumer_leader",
+        bool_label(c.leader == server_name),
     );
-    ex.add(
-        &p("total_messages"),
-        "gauge",
-        labels(),
-        r.map_or(0.0, |r| r.messages as f64),
-    );
-    ex.add(
-        &p("total_message_bytes"),
-        "gauge",
-        labels(),
-        r.map_or(0.0, |r| r.bytes as f64),
-    );
+    push_label(&mut l, "consumer_desc", &c.description);
+    let labels = Labels::from(l);
+    let gauges = [
+        (
+            "jetstream_consumer_delivered_consumer_seq",
+            c.delivered_consumer_seq,
+        ),
+        (
+            "jetstream_consumer_delivered_stream_seq",
+            c.delivered_stream_seq,
+        ),
+        (
+            "jetstream_consumer_ack_floor_consumer_seq",
+            c.ack_floor_consumer_seq,
+        ),
+        (
+            "jetstream_consumer_ack_floor_stream_seq",
+            c.ack_floor_stream_seq,
+        ),
+        ("jetstream_consumer_num_ack_pending", c.num_ack_pending),
+        ("jetstream_consumer_num_redelivered", c.num_redelivered),
+        ("jetstream_consumer_num_waiting", c.num_waiting),
+        ("jetstream_consumer_num_pending", c.num_pending),
+    ];
+    for (name, v) in gauges {
+        ex.push(name, "gauge", &labels, v as f64);
+    }
+    // The exporter emits these only once there has been a delivery or an ack.
+    let ages = [
+        (
+            "jetstream_consumer_last_delivery_seconds",
+            c.last_delivery_secs,
+        ),
+        ("jetstream_consumer_last_ack_seconds", c.last_ack_secs),
+    ];
+    for (name, v) in ages {
+        if let Some(v) = v {
+            ex.push(name, "gauge", &labels, v);
+        }
+    }
 }
 
 #[cfg(test)]

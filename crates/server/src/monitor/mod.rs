@@ -431,6 +431,12 @@ pub fn route(server: &Server, path: &str, q: &Query) -> Reply {
         return not_found();
     }
     server.monitor.count_request(endpoint);
+    render(server, endpoint, q)
+}
+
+/// Answers one endpoint (`/varz`, `/connz`, ...) without the HTTP prefix handling; the
+/// system account's `$SYS.REQ.*` requests use it too.
+pub fn render(server: &Server, endpoint: &str, q: &Query) -> Reply {
     let pretty = |v: Result<Vec<u8>, QueryError>| match v {
         Ok(body) => Reply::json(200, body),
         Err(QueryError(text)) => Reply::text(400, text),

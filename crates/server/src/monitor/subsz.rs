@@ -10,7 +10,6 @@ use natrium_sublist::SublistStats;
 use serde::Serialize;
 
 use super::format::{ser_float, ser_time};
-use super::meta::GLOBAL_ACCOUNT;
 use super::{Query, QueryError};
 use crate::router::Subscription;
 use crate::server::Server;
@@ -61,10 +60,10 @@ impl SubDetail {
     }
 
     /// The server-wide form, naming the account.
-    pub fn with_account(sub: &Subscription) -> SubDetail {
+    pub fn with_account(sub: &Subscription, account: &str) -> SubDetail {
         SubDetail {
-            account: GLOBAL_ACCOUNT.into(),
-            account_tag: GLOBAL_ACCOUNT.into(),
+            account: account.into(),
+            account_tag: account.into(),
             ..SubDetail::client(sub)
         }
     }
@@ -168,14 +167,17 @@ impl SubszOptions {
     }
 }
 
-/// Builds the `/subsz` answer. There is one account (`$G`) until accounts land.
+/// Builds the `/subsz` answer over every account, or the one `acc` names.
 pub fn subsz(server: &Server, opts: &SubszOptions) -> Subsz {
-    let wanted = opts.acc.is_empty() || opts.acc == GLOBAL_ACCOUNT;
-    let stats = if wanted {
-        server.sublist.stats()
-    } else {
-        SublistStats::default()
-    };
+    let accounts: Vec<_> = server
+        .accounts()
+        .into_iter()
+        .filter(|a| opts.acc.is_empty() || opts.acc == a.name)
+        .collect();
+    let mut stats = SublistStats::default();
+    for a in &accounts {
+        stats.merge(&a.sublist.stats());
+    }
     let mut out = Subsz {
         server_id: server.id.clone(),
         now: SystemTime::now(),
@@ -188,21 +190,21 @@ pub fn subsz(server: &Server, opts: &SubszOptions) -> Subsz {
     if !opts.subs {
         return out;
     }
-    let mut details: Vec<SubDetail> = if wanted {
-        server
-            .sublist
-            .all()
-            .into_iter()
-            .filter(|(subject, _, _)| {
-                opts.test
-                    .as_deref()
-                    .is_none_or(|t| natrium_sublist::subject_matches(subject, t))
-            })
-            .map(|(_, _, sub)| SubDetail::with_account(&sub.0))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let mut details: Vec<SubDetail> = accounts
+        .iter()
+        .flat_map(|a| {
+            a.sublist
+                .all()
+                .into_iter()
+                .filter(|(subject, _, _)| {
+                    opts.test
+                        .as_deref()
+                        .is_none_or(|t| natrium_sublist::subject_matches(subject, t))
+                })
+                .map(|(_, _, sub)| SubDetail::with_account(&sub.0, &a.name))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     details.sort_by(|a, b| a.cid.cmp(&b.cid).then_with(|| sid_order(&a.sid, &b.sid)));
     out.total = details.len();
     let start = opts.offset.min(details.len());

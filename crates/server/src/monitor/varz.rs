@@ -245,7 +245,7 @@ pub fn varz(server: &Server) -> Varz {
         slow_consumers: slow,
         stale_connections: stale,
         stalled_clients: 0,
-        subscriptions: server.sublist.count(),
+        subscriptions: server.num_subscriptions(),
         http_req_stats: server.monitor.http_req_stats(),
         config_load_time: server.monitor.config_load_time(),
         config_digest: String::new(),

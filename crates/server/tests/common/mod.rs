@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,6 +14,13 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// Waits until the server has processed everything `nc` sent so far. async-nats's `flush`
+/// only writes the client's buffer; a request answered by the server (no responders) is a
+/// real round trip.
+pub async fn sync(nc: &async_nats::Client) {
+    let _ = nc.request("natrium.test.sync", "".into()).await;
+}
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_natrium-server");
 
