@@ -581,6 +581,9 @@ impl Conn {
             let c = &ws.cookies;
             (ci.user, ci.pass, ci.auth_token) = (c.user.clone(), c.pass.clone(), c.token.clone());
         }
+        if ci.jwt.is_none() {
+            ci.jwt = ws.cookies.jwt.clone();
+        }
         let o = &ws.options;
         if !o.auth_override() {
             return authenticate(&self.server, &ci, self.nonce.as_deref(), self.peer()).await;

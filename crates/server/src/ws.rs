@@ -32,12 +32,13 @@ pub const REQUEST_MAX_BYTES: usize = 16 * 1024;
 const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// The credentials a request's cookies carry (`user_cookie`, `pass_cookie`,
-/// `token_cookie`); used when CONNECT does not carry its own.
+/// `token_cookie`, `jwt_cookie`); used when CONNECT does not carry its own.
 #[derive(Debug, Clone, Default)]
 pub struct CookieCredentials {
     pub user: Option<String>,
     pub pass: Option<String>,
     pub token: Option<String>,
+    pub jwt: Option<String>,
 }
 
 /// The websocket listener's settings, built once at startup.
@@ -290,6 +291,7 @@ fn check(ws: &WsListener, r: &Request) -> Result<(String, CookieCredentials), (u
         user: cookie(&o.user_cookie),
         pass: cookie(&o.pass_cookie),
         token: cookie(&o.token_cookie),
+        jwt: cookie(&o.jwt_cookie),
     };
     Ok((key.to_string(), cookies))
 }

@@ -521,3 +521,34 @@ async fn reload_turns_tls_on_and_off() {
     let again = async_nats::connect(s.url()).await.unwrap();
     round_trip(&again, "plain.again").await;
 }
+
+#[tokio::test]
+async fn verify_and_map_binds_the_user_to_its_account() {
+    let pki = Pki::new();
+    let config = format!(
+        "{}accounts {{
+            A: {{ users: [ {{ user: \"alice@example.com\" }} ] }}
+            B: {{ users: [ {{ user: \"CN=bob\" }} ] }}
+        }}\n",
+        pki.tls_block("verify_and_map: true")
+    );
+    let s = TestServer::with_config(&config, &[]);
+    let alice = pki.client(
+        "alice",
+        &[(DnType::CommonName, "alice")],
+        vec![email("alice@example.com")],
+    );
+    let bob = pki.client("bob", &[(DnType::CommonName, "bob")], vec![]);
+    let a = pki.options_with(&alice).connect(s.url()).await.unwrap();
+    let b = pki.options_with(&bob).connect(s.url()).await.unwrap();
+    // Same subject, different accounts: neither sees the other's messages.
+    let mut in_b = b.subscribe("shared").await.unwrap();
+    round_trip(&a, "shared").await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), in_b.next())
+            .await
+            .is_err(),
+        "a message crossed accounts"
+    );
+    round_trip(&b, "shared.b").await;
+}

@@ -317,3 +317,81 @@ async fn ws_authorization_block_overrides_for_websocket_clients() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A JWT signed by `signer` (nats's `ed25519-nkey` algorithm).
+fn sign_jwt(signer: &nkeys::KeyPair, mut claims: serde_json::Value) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    claims["iss"] = signer.public_key().into();
+    claims["iat"] = 1_700_000_000.into();
+    claims["jti"] = format!("{}", claims["sub"]).into();
+    let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+    let body = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signed = format!("{header}.{body}");
+    let sig = URL_SAFE_NO_PAD.encode(signer.sign(signed.as_bytes()).unwrap());
+    format!("{signed}.{sig}")
+}
+
+#[tokio::test]
+async fn ws_jwt_cookie_carries_a_bearer_user_jwt() {
+    use serde_json::json;
+    let op = nkeys::KeyPair::new_operator();
+    let acc = nkeys::KeyPair::new_account();
+    let sys = nkeys::KeyPair::new_account();
+    let user = nkeys::KeyPair::new_user();
+    let op_jwt = sign_jwt(
+        &op,
+        json!({"sub": op.public_key(), "name": "OP",
+               "nats": {"type": "operator", "version": 2, "system_account": sys.public_key()}}),
+    );
+    let acc_jwt = sign_jwt(
+        &op,
+        json!({"sub": acc.public_key(), "name": "A", "nats": {"type": "account", "version": 2}}),
+    );
+    let sys_jwt = sign_jwt(
+        &op,
+        json!({"sub": sys.public_key(), "name": "SYS", "nats": {"type": "account", "version": 2}}),
+    );
+    let user_jwt = sign_jwt(
+        &acc,
+        json!({"sub": user.public_key(), "name": "u",
+               "nats": {"type": "user", "version": 2, "bearer_token": true}}),
+    );
+    let config = format!(
+        "operator: {op_jwt}\nresolver: MEMORY\nresolver_preload: {{\n  {}: {acc_jwt}\n  {}: {sys_jwt}\n}}\n\
+         websocket {{ port: -1, no_tls: true, jwt_cookie: natsjwt }}\n",
+        acc.public_key(),
+        sys.public_key()
+    );
+    let s = TestServer::with_config(&config, &[]);
+    let port = ws_port(&s);
+    let (head, mut ws) = upgrade(port, &format!("Cookie: natsjwt={user_jwt}\r\n")).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    read_until(&mut ws, "\r\n").await;
+    ws.write_all(&client_frame(b"CONNECT {\"verbose\":false}\r\nPING\r\n"))
+        .await
+        .unwrap();
+    read_until(&mut ws, "PONG\r\n").await;
+
+    let (_, mut without) = upgrade(port, "").await;
+    read_until(&mut without, "\r\n").await;
+    without
+        .write_all(&client_frame(b"CONNECT {\"verbose\":false}\r\n"))
+        .await
+        .unwrap();
+    read_until(&mut without, "Authorization Violation").await;
+
+    let dir = common::temp_dir("wsjwt");
+    std::fs::write(
+        dir.join("c.conf"),
+        "websocket { port: -1, no_tls: true, jwt_cookie: x }\n",
+    )
+    .unwrap();
+    let (code, _, err) = common::run_bin(&["-c", "c.conf"], &dir);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("trusted operators or trusted keys configuration is required for JWT authentication via cookie \"x\""),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,8 +1,8 @@
 //! The `websocket` block: the listener that carries the client protocol over WebSocket
 //! frames, with its own TLS, origin checks and cookie credentials.
 //!
-//! Keys nats-server accepts but Natrium does not implement (compression, JWT cookies,
-//! `advertise`, websocket-level pings) are recorded as unsupported.
+//! Keys nats-server accepts but Natrium does not implement (compression, `advertise`,
+//! websocket-level pings) are recorded as unsupported.
 
 use std::time::Duration;
 
@@ -30,6 +30,8 @@ pub struct WebsocketOptions {
     pub user_cookie: Option<String>,
     pub pass_cookie: Option<String>,
     pub token_cookie: Option<String>,
+    /// A cookie whose value stands in for CONNECT's `jwt` (operator mode).
+    pub jwt_cookie: Option<String>,
     /// Extra headers sent with the upgrade response.
     pub headers: Vec<(String, String)>,
     /// The user a websocket client without credentials is, instead of the top-level one.
@@ -53,13 +55,7 @@ impl WebsocketOptions {
 /// nats-server's default upgrade deadline.
 pub const DEFAULT_WS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 
-const UNSUPPORTED: &[&str] = &[
-    "advertise",
-    "compress",
-    "compression",
-    "jwt_cookie",
-    "ping_interval",
-];
+const UNSUPPORTED: &[&str] = &["advertise", "compress", "compression", "ping_interval"];
 
 pub(super) fn apply_websocket(o: &mut Options, ld: &mut Loader, v: &Spanned) {
     let Value::Map(entries) = &v.value else {
@@ -131,6 +127,7 @@ fn apply_key(w: &mut WebsocketOptions, ld: &mut Loader, key: &str, lower: &str, 
         "user_cookie" => w.user_cookie = ld.string(v),
         "pass_cookie" => w.pass_cookie = ld.string(v),
         "token_cookie" => w.token_cookie = ld.string(v),
+        "jwt_cookie" => w.jwt_cookie = ld.string(v),
         "no_auth_user" => w.no_auth_user = ld.string(v),
         "authorization" | "authentication" => apply_simple_auth(w, ld, v),
         "headers" => match &v.value {
@@ -271,6 +268,15 @@ pub fn validate_websocket(o: &Options) -> Result<(), String> {
             return Err(
                 "websocket authentication token not compatible with presence of users/nkeys".into(),
             );
+        }
+    }
+    if let Some(cookie) = &w.jwt_cookie {
+        if o.operators.is_empty() && o.trusted_keys.is_empty() {
+            return Err(format!(
+                "trusted operators or trusted keys configuration is required for JWT \
+                 authentication via cookie {}",
+                go_quote(cookie)
+            ));
         }
     }
     for (name, _) in &w.headers {
