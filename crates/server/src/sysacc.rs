@@ -318,16 +318,12 @@ fn endpoint(server: &Server, path: &str, q: &Query) -> Result<Value, String> {
     Ok(v)
 }
 
-/// `$SYS.REQ.SERVER.*.<kind>` data; `None` for kinds nobody answers.
-fn server_data(
-    server: &Server,
-    kind: &str,
-    o: &Map<String, Value>,
-) -> Option<Result<Value, String>> {
+/// The monitoring endpoint behind a request kind, with the request body's options turned
+/// into its query parameters. `None` for kinds without an endpoint.
+fn endpoint_for(kind: &str, o: &Map<String, Value>) -> Option<(&'static str, Query)> {
     let mut q = Query::parse(None);
     let path = match kind {
         "VARZ" => "/varz",
-        "STATSZ" => return Some(Ok(statsz(server))),
         "CONNZ" => {
             connz_query(&mut q, o);
             "/connz"
@@ -348,7 +344,7 @@ fn server_data(
             copy(&mut q, o, "account", "acc");
             "/accountz"
         }
-        "ACCSTATZ" => {
+        "ACCSTATZ" | "STATZ" => {
             accstatz_query(&mut q, o);
             "/accstatz"
         }
@@ -357,6 +353,22 @@ fn server_data(
         "GATEWAYZ" => "/gatewayz",
         _ => return None,
     };
+    Some((path, q))
+}
+
+/// `$SYS.REQ.SERVER.*.<kind>` data; `None` for kinds nobody answers.
+fn server_data(
+    server: &Server,
+    kind: &str,
+    o: &Map<String, Value>,
+) -> Option<Result<Value, String>> {
+    if kind == "STATSZ" {
+        return Some(Ok(statsz(server)));
+    }
+    if kind == "STATZ" {
+        return None;
+    }
+    let (path, q) = endpoint_for(kind, o)?;
     Some(endpoint(server, path, &q))
 }
 
@@ -367,35 +379,18 @@ fn account_data(
     kind: &str,
     o: &Map<String, Value>,
 ) -> Option<Result<Value, String>> {
-    let mut q = Query::parse(None);
-    let path = match kind {
-        "CONNZ" => {
-            connz_query(&mut q, o);
-            "/connz"
-        }
-        "SUBSZ" => {
-            subsz_query(&mut q, o);
-            "/subsz"
-        }
-        "JSZ" => {
-            jsz_query(&mut q, o);
-            "/jsz"
-        }
-        "LEAFZ" => "/leafz",
-        "INFO" => {
-            let name = acc?;
-            q.push("acc", name);
-            return Some(
-                endpoint(server, "/accountz", &q)
-                    .map(|v| v.get("account_detail").cloned().unwrap_or(Value::Null)),
-            );
-        }
-        "STATZ" => {
-            accstatz_query(&mut q, o);
-            "/accstatz"
-        }
-        _ => return None,
-    };
+    if kind == "INFO" {
+        let mut q = Query::parse(None);
+        q.push("acc", acc?);
+        return Some(
+            endpoint(server, "/accountz", &q)
+                .map(|v| v.get("account_detail").cloned().unwrap_or(Value::Null)),
+        );
+    }
+    if !matches!(kind, "CONNZ" | "SUBSZ" | "JSZ" | "LEAFZ" | "STATZ") {
+        return None;
+    }
+    let (path, mut q) = endpoint_for(kind, o)?;
     if let Some(name) = acc {
         q.push("acc", name);
     }
