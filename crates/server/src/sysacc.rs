@@ -31,6 +31,8 @@ use crate::server_info::NATS_VERSION;
 
 /// How often `$SYS.SERVER.<id>.STATSZ` goes out.
 const STATSZ_INTERVAL: Duration = Duration::from_secs(10);
+/// How often each account with connections announces its `CONNS` count (nats-server: 30 s).
+const ACCOUNT_CONNS_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Subscribes the request handlers in the system account, starts the periodic STATSZ and
 /// installs the connection events. No-op without a system account.
@@ -50,11 +52,22 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
         seq: seq.clone(),
     });
     let _ = server.events.set(events.clone());
+    let heartbeat = events.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(STATSZ_INTERVAL);
         loop {
             tick.tick().await;
-            if !events.statsz() {
+            if !heartbeat.statsz() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(ACCOUNT_CONNS_INTERVAL);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if !events.account_heartbeats() {
                 break;
             }
         }
@@ -549,6 +562,20 @@ impl Events {
             m.insert("server".into(), server_info(&server, &self.seq));
             m.insert("statsz".into(), statsz(&server));
             self.send(&subject, Value::Object(m));
+        }
+        true
+    }
+
+    /// The periodic `CONNS` advisory of every account with local connections; false once
+    /// the server is gone.
+    fn account_heartbeats(&self) -> bool {
+        let Some(server) = self.server.upgrade() else {
+            return false;
+        };
+        for acc in server.accounts() {
+            if acc.connections.load(Ordering::Relaxed) > 0 {
+                self.account_conns(&server, &acc.name);
+            }
         }
         true
     }
