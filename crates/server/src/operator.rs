@@ -299,7 +299,16 @@ pub fn update_claims(
         ));
     }
     match &mode.resolver {
-        ResolverConfig::Full { dir, .. } => {
+        ResolverConfig::Full { dir, limit, .. } => {
+            let known = mode.accounts.read().contains_key(&key);
+            if !known && *limit > 0 && mode.accounts.read().len() as i64 >= *limit {
+                return Err((
+                    key.clone(),
+                    format!(
+                        "jwt update resulted in error - resolver limit of {limit} accounts reached"
+                    ),
+                ));
+            }
             write_jwt(dir, &key, text).map_err(|e| (key.clone(), e))?;
         }
         ResolverConfig::Memory => {

@@ -499,3 +499,45 @@ async fn user_jwt_source_networks_and_connection_types() {
     let standard = user(&w.a, &u, json!({"allowed_connection_types": ["STANDARD"]}));
     connect(&w, &standard, &u).await.unwrap();
 }
+
+#[tokio::test]
+async fn full_resolver_limit_refuses_more_accounts() {
+    let op = KeyPair::new_operator();
+    let sys = KeyPair::new_account();
+    let op_jwt = sign(
+        &op,
+        json!({"sub": op.public_key(), "nats": {"type": "operator", "version": 2, "system_account": sys.public_key()}}),
+    );
+    let sys_jwt = account(&op, &sys, "SYS", json!({}));
+    let config = format!(
+        "operator: {op_jwt}\nresolver: {{ type: full, dir: jwt, limit: 2 }}\nresolver_preload: {{ {}: {sys_jwt} }}\n",
+        sys.public_key()
+    );
+    let s = TestServer::with_config(&config, &[]);
+    let admin_user = KeyPair::new_user();
+    let admin =
+        ConnectOptions::with_credentials(&creds(&user(&sys, &admin_user, json!({})), &admin_user))
+            .unwrap()
+            .connect(s.url())
+            .await
+            .unwrap();
+    let push = |jwt: String| {
+        let admin = admin.clone();
+        async move {
+            let m = admin
+                .request("$SYS.REQ.CLAIMS.UPDATE", jwt.into())
+                .await
+                .unwrap();
+            serde_json::from_slice::<Value>(&m.payload).unwrap()
+        }
+    };
+    let x = KeyPair::new_account();
+    let r = push(account(&op, &x, "X", json!({}))).await;
+    assert_eq!(r["data"]["message"], "jwt updated", "{r}");
+    // Updating a known account is fine at the limit; a third account is not.
+    let r = push(account(&op, &x, "X2", json!({}))).await;
+    assert_eq!(r["data"]["message"], "jwt updated", "{r}");
+    let y = KeyPair::new_account();
+    let r = push(account(&op, &y, "Y", json!({}))).await;
+    assert_eq!(r["error"]["code"], 500, "{r}");
+}

@@ -19,7 +19,10 @@ pub enum ResolverConfig {
         dir: PathBuf,
         allow_delete: bool,
         hard_delete: bool,
+        /// How often servers of a cluster exchange their account JWTs. A single server has
+        /// no one to sync with, so it only validates the value.
         interval: Duration,
+        /// Most accounts the directory holds (0: no limit); a push beyond it is refused.
         limit: i64,
     },
 }
