@@ -44,30 +44,16 @@ impl Subscription {
         handler: natrium_jetstream::Handler,
     ) -> Subscription {
         Subscription {
-            client,
-            subject: subject.into(),
-            queue: None,
-            sid: Bytes::new(),
-            max: AtomicU64::new(0),
-            delivered: AtomicU64::new(0),
-            deny_check: None,
             internal: Some(handler),
-            forward: None,
+            ..Subscription::new(client, subject, None, Bytes::new(), None)
         }
     }
 
     /// A subscription that forwards matches into another account (imports).
     pub fn forwarding(client: Arc<Client>, subject: &str, forward: Forward) -> Subscription {
         Subscription {
-            client,
-            subject: subject.into(),
-            queue: None,
-            sid: Bytes::new(),
-            max: AtomicU64::new(0),
-            delivered: AtomicU64::new(0),
-            deny_check: None,
-            internal: None,
             forward: Some(forward),
+            ..Subscription::new(client, subject, None, Bytes::new(), None)
         }
     }
 

@@ -14,13 +14,10 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use common::{temp_dir, TestServer};
 
@@ -391,21 +388,6 @@ fn all_panels(dash: &Value) -> Vec<&Value> {
 // The server's families
 // ---------------------------------------------------------------------------------------
 
-async fn http_get(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
-        .await
-        .expect("response within 10 s")
-        .unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("header block");
-    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
-    body.to_string()
-}
-
 /// Starts a JetStream server with monitoring, creates a stream with messages and a pull
 /// consumer with unacknowledged deliveries, and returns the metric names `/metrics` exports.
 async fn exported_families() -> BTreeSet<String> {
@@ -440,7 +422,9 @@ async fn exported_families() -> BTreeSet<String> {
     while let Some(m) = batch.next().await {
         m.unwrap();
     }
-    let body = http_get(port, "/metrics").await;
+    let r = common::http::get(port, "/metrics").await;
+    assert_eq!(r.status, 200, "/metrics: {}", r.body);
+    let body = r.body;
     let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
         .expect("valid exposition text");
     let value = |name: &str| {
