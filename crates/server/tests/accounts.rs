@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use common::http::json;
-use common::{sync, TestServer};
+use common::{connect_as, sync, TestServer};
 
 const CONFIG: &str = r#"
 accounts {
@@ -36,14 +36,6 @@ accounts {
 authorization { users: [{user: g, password: g}] }
 "#;
 
-async fn connect(s: &TestServer, user: &str) -> async_nats::Client {
-    ConnectOptions::new()
-        .user_and_password(user.into(), user.into())
-        .connect(s.url())
-        .await
-        .unwrap_or_else(|e| panic!("{user} connects: {e}"))
-}
-
 async fn next(sub: &mut async_nats::Subscriber) -> Option<async_nats::Message> {
     tokio::time::timeout(Duration::from_millis(300), sub.next())
         .await
@@ -55,10 +47,10 @@ async fn next(sub: &mut async_nats::Subscriber) -> Option<async_nats::Message> {
 async fn accounts_do_not_see_each_other() {
     let s = TestServer::with_config(CONFIG, &[]);
     let (a, b, c, g) = (
-        connect(&s, "a").await,
-        connect(&s, "b").await,
-        connect(&s, "c").await,
-        connect(&s, "g").await,
+        connect_as(&s, "a").await,
+        connect_as(&s, "b").await,
+        connect_as(&s, "c").await,
+        connect_as(&s, "g").await,
     );
     let mut subs = Vec::new();
     for nc in [&a, &b, &c, &g] {
@@ -82,9 +74,9 @@ async fn accounts_do_not_see_each_other() {
 async fn stream_imports_deliver_under_the_local_subject() {
     let s = TestServer::with_config(CONFIG, &[]);
     let (a, b, c) = (
-        connect(&s, "a").await,
-        connect(&s, "b").await,
-        connect(&s, "c").await,
+        connect_as(&s, "a").await,
+        connect_as(&s, "b").await,
+        connect_as(&s, "c").await,
     );
     let mut imported = b.subscribe("from_a.orders.>").await.unwrap();
     let mut raw = b.subscribe("orders.>").await.unwrap();
@@ -113,7 +105,7 @@ async fn stream_imports_deliver_under_the_local_subject() {
 #[tokio::test]
 async fn service_imports_answer_requests_across_accounts() {
     let s = TestServer::with_config(CONFIG, &[]);
-    let (a, b) = (connect(&s, "a").await, connect(&s, "b").await);
+    let (a, b) = (connect_as(&s, "a").await, connect_as(&s, "b").await);
     let mut svc = a.subscribe("q.x").await.unwrap();
     sync(&a).await;
     let responder = {
@@ -174,7 +166,7 @@ async fn service_imports_answer_requests_across_accounts() {
 #[tokio::test]
 async fn stream_response_services_send_many_answers() {
     let s = TestServer::with_config(CONFIG, &[]);
-    let (a, b) = (connect(&s, "a").await, connect(&s, "b").await);
+    let (a, b) = (connect_as(&s, "a").await, connect_as(&s, "b").await);
     let mut svc = a.subscribe("feed").await.unwrap();
     sync(&a).await;
     let inbox = b.new_inbox();
@@ -206,7 +198,7 @@ async fn import_cycles_do_not_loop_forever() {
         }"#,
         &[],
     );
-    let a = connect(&s, "a").await;
+    let a = connect_as(&s, "a").await;
     let mut sub = a.subscribe("loop").await.unwrap();
     sync(&a).await;
     a.publish("loop", "x".into()).await.unwrap();
@@ -233,9 +225,9 @@ async fn jetstream_is_per_account_with_limits() {
         &[],
     );
     let (a, b, c) = (
-        connect(&s, "a").await,
-        connect(&s, "b").await,
-        connect(&s, "c").await,
+        connect_as(&s, "a").await,
+        connect_as(&s, "b").await,
+        connect_as(&s, "c").await,
     );
     // C has no JetStream: nats-server's 503 10039.
     let r = c.request("$JS.API.INFO", "".into()).await.unwrap();
@@ -308,7 +300,7 @@ async fn jetstream_is_per_account_with_limits() {
 async fn monitoring_reports_accounts() {
     let s = TestServer::with_config(CONFIG, &["-m", "-1"]);
     let port = s.monitor_port.unwrap();
-    let (a, _b) = (connect(&s, "a").await, connect(&s, "b").await);
+    let (a, _b) = (connect_as(&s, "a").await, connect_as(&s, "b").await);
     let _x = a.subscribe("x").await.unwrap();
     a.publish("x", "1".into()).await.unwrap();
     sync(&a).await;
@@ -358,8 +350,8 @@ async fn subject_mappings_rewrite_what_clients_publish() {
         "#,
         &[],
     );
-    let g = connect(&s, "g").await;
-    let a = connect(&s, "a").await;
+    let g = connect_as(&s, "g").await;
+    let a = connect_as(&s, "a").await;
     let mut svc = g.subscribe("svc.*").await.unwrap();
     let mut left = g.subscribe("left").await.unwrap();
     let mut right = g.subscribe("right").await.unwrap();

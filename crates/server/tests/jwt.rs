@@ -133,9 +133,14 @@ fn world(revoked: Option<&KeyPair>) -> World {
 }
 
 async fn connect(w: &World, jwt: &str, u: &KeyPair) -> Result<async_nats::Client, String> {
-    ConnectOptions::with_credentials(&creds(jwt, u))
+    connect_creds(&w.server.url(), &creds(jwt, u)).await
+}
+
+/// Connects to `url` with a credentials file's text.
+async fn connect_creds(url: &str, creds: &str) -> Result<async_nats::Client, String> {
+    ConnectOptions::with_credentials(creds)
         .map_err(|e| e.to_string())?
-        .connect(w.server.url())
+        .connect(url)
         .await
         .map_err(|e| e.to_string())
 }
@@ -277,25 +282,35 @@ async fn account_and_user_limits() {
     let w = world(None);
     // Account A: 3 connections, 3 subscriptions, 64-byte payloads.
     let mut keep = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..2 {
         let u = KeyPair::new_user();
         keep.push(connect(&w, &user(&w.a, &u, json!({})), &u).await.unwrap());
     }
-    let u = KeyPair::new_user();
-    let jwt = user(&w.a, &u, json!({"bearer_token": true}));
+    let bearer = |u: &KeyPair| {
+        let jwt = user(&w.a, u, json!({"bearer_token": true}));
+        format!("CONNECT {{\"verbose\":false,\"jwt\":\"{jwt}\"}}\r\nPING\r\n")
+    };
+    let (mut third, _) = Raw::connect(&w.server.addr()).await;
+    third.send(&bearer(&KeyPair::new_user())).await;
+    third.expect("PONG").await;
     let (mut c, _) = Raw::connect(&w.server.addr()).await;
-    c.send(&format!(
-        "CONNECT {{\"verbose\":false,\"jwt\":\"{jwt}\"}}\r\nPING\r\n"
-    ))
-    .await;
+    c.send(&bearer(&KeyPair::new_user())).await;
     c.expect("-ERR 'maximum account active connections exceeded'")
         .await;
     assert!(c.closed().await);
-    keep.pop();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The account's payload limit applies to its users.
+    let big = "x".repeat(65);
+    third.send(&format!("PUB a 65\r\n{big}\r\n")).await;
+    third.expect("-ERR 'Maximum Payload Violation'").await;
+    assert!(third.closed().await);
 
+    // User limits (account B has none of its own): one subscription, 64-byte payloads.
     let u = KeyPair::new_user();
-    let jwt = user(&w.a, &u, json!({"bearer_token": true, "subs": 1}));
+    let jwt = user(
+        &w.b,
+        &u,
+        json!({"bearer_token": true, "subs": 1, "payload": 64}),
+    );
     let (mut c, _) = Raw::connect(&w.server.addr()).await;
     c.send(&format!(
         "CONNECT {{\"verbose\":false,\"jwt\":\"{jwt}\"}}\r\nSUB a 1\r\nSUB b 2\r\nPING\r\n"
@@ -364,11 +379,7 @@ async fn full_resolver_takes_accounts_at_run_time() {
     let s = TestServer::with_config(&config, &[]);
     let admin_user = KeyPair::new_user();
     let admin_creds = creds(&user(&sys, &admin_user, json!({})), &admin_user);
-    let admin = ConnectOptions::with_credentials(&admin_creds)
-        .unwrap()
-        .connect(s.url())
-        .await
-        .unwrap();
+    let admin = connect_creds(&s.url(), &admin_creds).await.unwrap();
     let ask = |subject: &'static str, body: String| {
         let admin = admin.clone();
         async move {
@@ -395,11 +406,7 @@ async fn full_resolver_takes_accounts_at_run_time() {
 
     let xu = KeyPair::new_user();
     let x_creds = creds(&user(&x, &xu, json!({})), &xu);
-    let xc = ConnectOptions::with_credentials(&x_creds)
-        .unwrap()
-        .connect(s.url())
-        .await
-        .unwrap();
+    let xc = connect_creds(&s.url(), &x_creds).await.unwrap();
     let info = xc.request("$JS.API.INFO", "".into()).await.unwrap();
     let v: Value = serde_json::from_slice(&info.payload).unwrap();
     assert!(v.get("error").is_none(), "{v}");
@@ -452,18 +459,10 @@ async fn full_resolver_takes_accounts_at_run_time() {
     let s2 = TestServer::with_config(&config, &[]);
     let y = KeyPair::new_user();
     let y_creds = creds(&user(&x, &y, json!({})), &y);
-    ConnectOptions::with_credentials(&y_creds)
-        .unwrap()
-        .connect(s2.url())
-        .await
-        .unwrap();
+    connect_creds(&s2.url(), &y_creds).await.unwrap();
 
     // Delete it with an operator-signed request.
-    let admin = ConnectOptions::with_credentials(&admin_creds)
-        .unwrap()
-        .connect(s2.url())
-        .await
-        .unwrap();
+    let admin = connect_creds(&s2.url(), &admin_creds).await.unwrap();
     let del = sign(
         &op,
         json!({"sub": op.public_key(), "nats": {"type": "generic", "version": 2, "accounts": [x.public_key()]}}),
@@ -474,11 +473,7 @@ async fn full_resolver_takes_accounts_at_run_time() {
         .unwrap();
     let v: Value = serde_json::from_slice(&m.payload).unwrap();
     assert_eq!(v["data"]["message"], "deleted 1 accounts", "{v}");
-    assert!(ConnectOptions::with_credentials(&y_creds)
-        .unwrap()
-        .connect(s2.url())
-        .await
-        .is_err());
+    assert!(connect_creds(&s2.url(), &y_creds).await.is_err());
     assert!(dir
         .join("jwt")
         .join(format!("{}.jwt.deleted", x.public_key()))
@@ -515,12 +510,8 @@ async fn full_resolver_limit_refuses_more_accounts() {
     );
     let s = TestServer::with_config(&config, &[]);
     let admin_user = KeyPair::new_user();
-    let admin =
-        ConnectOptions::with_credentials(&creds(&user(&sys, &admin_user, json!({})), &admin_user))
-            .unwrap()
-            .connect(s.url())
-            .await
-            .unwrap();
+    let admin_creds = creds(&user(&sys, &admin_user, json!({})), &admin_user);
+    let admin = connect_creds(&s.url(), &admin_creds).await.unwrap();
     let push = |jwt: String| {
         let admin = admin.clone();
         async move {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_nats::ConnectOptions;
 use serde_json::Value;
 
-use common::TestServer;
+use common::{connect_as, TestServer};
 
 const CONFIG: &str = r#"
 server_name: natrium-1
@@ -21,14 +21,6 @@ accounts {
 system_account: SYS
 "#;
 
-async fn connect(s: &TestServer, user: &str) -> async_nats::Client {
-    ConnectOptions::new()
-        .user_and_password(user.into(), user.into())
-        .connect(s.url())
-        .await
-        .unwrap()
-}
-
 async fn ask(nc: &async_nats::Client, subject: &str, body: &str) -> Option<Value> {
     let req = nc.request(subject.to_string(), body.to_string().into());
     match tokio::time::timeout(Duration::from_millis(500), req).await {
@@ -40,8 +32,8 @@ async fn ask(nc: &async_nats::Client, subject: &str, body: &str) -> Option<Value
 #[tokio::test]
 async fn server_ping_and_monitoring_requests() {
     let s = TestServer::with_config(CONFIG, &[]);
-    let sys = connect(&s, "sys").await;
-    let a = connect(&s, "a").await;
+    let sys = connect_as(&s, "sys").await;
+    let a = connect_as(&s, "a").await;
     let _sub = a.subscribe("work").await.unwrap();
     common::sync(&a).await;
 
@@ -116,7 +108,7 @@ async fn server_ping_and_monitoring_requests() {
 async fn connect_and_disconnect_events() {
     use futures_util::StreamExt;
     let s = TestServer::with_config(CONFIG, &[]);
-    let sys = connect(&s, "sys").await;
+    let sys = connect_as(&s, "sys").await;
     let mut events = sys.subscribe("$SYS.ACCOUNT.A.>").await.unwrap();
     common::sync(&sys).await;
     let a = ConnectOptions::new()

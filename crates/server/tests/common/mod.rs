@@ -22,6 +22,15 @@ pub async fn sync(nc: &async_nats::Client) {
     let _ = nc.request("natrium.test.sync", "".into()).await;
 }
 
+/// Connects as the config-file user `user` whose password is its name.
+pub async fn connect_as(s: &TestServer, user: &str) -> async_nats::Client {
+    async_nats::ConnectOptions::new()
+        .user_and_password(user.into(), user.into())
+        .connect(s.url())
+        .await
+        .unwrap_or_else(|e| panic!("{user} connects: {e}"))
+}
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_natrium-server");
 
 pub struct TestServer {
