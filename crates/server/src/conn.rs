@@ -735,13 +735,9 @@ impl Conn {
         }
         // nats-server acknowledges a verbose publish before delivering it.
         self.ok();
-        let mapped = if self.account.mappings.is_empty() {
-            std::borrow::Cow::Borrowed(subj)
-        } else {
-            match self.account.map_subject(subj) {
-                Some(m) => m,
-                None => return Ok(()),
-            }
+        // A weighted mapping may drop the message.
+        let Some(mapped) = self.account.map_subject(subj) else {
+            return Ok(());
         };
         let subj: &str = &mapped;
         let msg = Message {
