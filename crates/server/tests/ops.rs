@@ -97,7 +97,9 @@ fn sigterm_stops_cleanly_and_the_port_is_reusable() {
     let port = s.port.to_string();
     s.signal("TERM");
     assert_eq!(s.wait_exit(Duration::from_secs(5)), Some(0));
-    assert!(s.find_log("Server Exiting..").is_some());
+    assert!(s
+        .wait_for_log("Server Exiting..", Duration::from_secs(5))
+        .is_some());
     let again = TestServer::start(&["-a", "127.0.0.1", "-p", &port]);
     assert_eq!(again.port.to_string(), port);
 }
@@ -120,7 +122,9 @@ async fn lame_duck_via_signal_flag() {
     );
     assert!(c.closed().await);
     assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
-    assert!(s.find_log("Entering lame duck mode").is_some());
+    assert!(s
+        .wait_for_log("Entering lame duck mode", Duration::from_secs(5))
+        .is_some());
 }
 
 #[tokio::test]
@@ -214,8 +218,10 @@ async fn reload_applies_new_users() {
     // A client whose password no longer passes is disconnected, as nats-server does.
     old.expect("-ERR 'Authorization Violation'").await;
     assert!(old.closed().await);
+    // The log is read by another thread: wait for the line rather than race it.
     assert!(
-        s.find_log("Reloaded: authorization password").is_some(),
+        s.wait_for_log("Reloaded: authorization password", Duration::from_secs(5))
+            .is_some(),
         "{}",
         s.log_text()
     );
