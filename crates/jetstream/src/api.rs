@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::consumer::{self, Consumer};
 use crate::errors::{self as e, ApiError};
 use crate::headers as h;
+use crate::source::Kind;
 use crate::stream::{self, Stream};
 use crate::types::*;
 use crate::{InMsg, JetStream};
@@ -286,6 +287,47 @@ fn check_overlap(js: &JetStream, cfg: &StreamConfig) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The checks of a mirror or sources against the streams they read: message size and
+/// source cycles, as nats-server makes them. Origins need not exist yet.
+fn check_origins(js: &JetStream, cfg: &StreamConfig) -> Result<(), ApiError> {
+    let too_big = |name: &str| {
+        js.stream(name).is_some_and(|o| {
+            let omax = o.config().max_msg_size;
+            cfg.max_msg_size > 0 && omax > 0 && cfg.max_msg_size < omax
+        })
+    };
+    if let Some(m) = &cfg.mirror {
+        if too_big(&m.name) {
+            return Err(e::JS_MIRROR_MAX_MESSAGE_SIZE_TOO_BIG.err());
+        }
+    }
+    for src in &cfg.sources {
+        if too_big(&src.name) {
+            return Err(e::JS_SOURCE_MAX_MESSAGE_SIZE_TOO_BIG.err());
+        }
+    }
+    // A stream that (through its sources) reads subjects it itself captures loops forever.
+    let mut to_visit = vec![std::sync::Arc::new(cfg.clone())];
+    let mut visited = std::collections::HashSet::new();
+    while let Some(c) = to_visit.pop() {
+        visited.insert(c.name.clone());
+        for src in &c.sources {
+            if visited.contains(&src.name) {
+                let overlaps = src.filter_subject.is_empty()
+                    || c.subjects
+                        .iter()
+                        .any(|s| natrium_sublist::subjects_overlap(s, &src.filter_subject));
+                if overlaps {
+                    return Err(e::JS_STREAM_INVALID_CONFIG.with("detected cycle"));
+                }
+            } else if let Some(o) = js.stream(&src.name) {
+                to_visit.push(o.config());
+            }
+        }
+    }
+    Ok(())
+}
+
 fn stream_info_body(js: &JetStream, s: &Stream, opts: &StreamInfoRequest) -> StreamInfo {
     let st = if opts.deleted_details {
         s.store.state()
@@ -304,6 +346,7 @@ fn stream_info_body(js: &JetStream, s: &Stream, opts: &StreamInfoRequest) -> Str
                 .take(SUBJECTS_PAGE)
                 .collect()
         });
+    let origins = s.origin_infos();
     StreamInfo {
         config: (*s.config()).clone(),
         created: rfc3339(s.created),
@@ -329,6 +372,15 @@ fn stream_info_body(js: &JetStream, s: &Stream, opts: &StreamInfoRequest) -> Str
             name: None,
             leader: js.cfg.server_name.clone(),
         }),
+        mirror: origins
+            .iter()
+            .find(|(k, _)| *k == Kind::Mirror)
+            .map(|(_, i)| i.clone()),
+        sources: origins
+            .into_iter()
+            .filter(|(k, _)| *k == Kind::Source)
+            .map(|(_, i)| i)
+            .collect(),
         ts: rfc3339(store::now_nanos()),
     }
 }
@@ -361,6 +413,7 @@ fn stream_create(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
     }
     check_resources(js, &cfg)?;
     check_overlap(js, &cfg)?;
+    check_origins(js, &cfg)?;
     let s = Stream::open(js, cfg, store::now_nanos(), true)?;
     js.insert_stream(s.clone());
     Ok(stream_created(js, &s, "stream_create_response"))
@@ -382,8 +435,13 @@ fn stream_update(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
         return Err(e::JS_STREAM_INVALID_CONFIG
             .with("stream configuration update can not unseal a sealed stream"));
     }
+    // Removing the mirror promotes the stream; any other change to it is refused.
+    if cfg.mirror.is_some() && cfg.mirror != old.mirror {
+        return Err(e::JS_STREAM_MIRROR_NOT_UPDATABLE.err());
+    }
     check_resources(js, &cfg)?;
     check_overlap(js, &cfg)?;
+    check_origins(js, &cfg)?;
     let lim = &cfg.consumer_limits;
     for c in s.consumers() {
         let over_pending =

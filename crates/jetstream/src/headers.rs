@@ -12,6 +12,7 @@ pub const EXPECTED_LAST_SUBJ_SEQ_SUBJ: &str = "Nats-Expected-Last-Subject-Sequen
 pub const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 pub const ROLLUP: &str = "Nats-Rollup";
 pub const TTL: &str = "Nats-TTL";
+pub const STREAM_SOURCE: &str = "Nats-Stream-Source";
 
 /// The value of the first header named `name` (case-insensitive), trimmed.
 pub fn get<'a>(block: &'a [u8], name: &str) -> Option<&'a str> {
@@ -56,6 +57,25 @@ pub fn append(block: Option<&[u8]>, pairs: &[(&str, &str)]) -> Bytes {
     Bytes::from(out)
 }
 
+/// The block without the headers `drop` selects (by name); `None` when `block` is not a
+/// header block. The status line is kept.
+pub fn remove(block: &[u8], drop: impl Fn(&str) -> bool) -> Option<Bytes> {
+    let text = std::str::from_utf8(block).ok()?;
+    let body = text.strip_suffix("\r\n\r\n")?;
+    let mut lines = body.split("\r\n");
+    let mut out = String::from(lines.next()?);
+    out.push_str("\r\n");
+    for line in lines {
+        let name = line.split_once(':').map_or(line, |(k, _)| k).trim();
+        if !drop(name) {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("\r\n");
+    Some(Bytes::from(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +93,9 @@ mod tests {
             &h2[..],
             b"NATS/1.0\r\nNats-Msg-Id: 1\r\nA: b c\r\nX: y\r\n\r\n"
         );
+        let h3 = remove(&h2, |k| k.eq_ignore_ascii_case("a")).unwrap();
+        assert_eq!(&h3[..], b"NATS/1.0\r\nNats-Msg-Id: 1\r\nX: y\r\n\r\n");
+        assert_eq!(remove(b"garbage", |_| true), None);
         assert_eq!(
             &build(Some("404 No Messages"), &[])[..],
             b"NATS/1.0 404 No Messages\r\n\r\n"

@@ -20,6 +20,7 @@ pub mod errors;
 pub mod headers;
 mod persist;
 pub use persist::write_atomic;
+mod source;
 pub mod stream;
 mod transform;
 pub mod types;
@@ -89,6 +90,9 @@ pub trait Outlet: Send + Sync + 'static {
     fn unsubscribe(&self, id: u64);
     /// True when some subscription matches `subject`.
     fn has_interest(&self, subject: &str) -> bool;
+
+    /// Writes a warning to the server's log.
+    fn warn(&self, _line: &str) {}
 
     /// Routes a plain message.
     fn publish(&self, subject: &str, reply: Option<&str>, headers: Option<Bytes>, payload: Bytes) {

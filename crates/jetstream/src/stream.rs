@@ -16,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use natrium_store::{
     self as store, Discard, FileStoreOptions, MessageStore, StorageKind, StoreConfig, StoreError,
+    StoredMsg,
 };
 use parking_lot::{Mutex, RwLock};
 
@@ -23,6 +24,7 @@ use crate::consumer::Consumer;
 use crate::errors::{self as e, ApiError};
 use crate::headers as h;
 use crate::persist;
+use crate::source::{self, Kind, Origin};
 use crate::transform::{RepublishMsg, Transforms};
 use crate::types::{DiscardPolicy, PubAckError, Retention, Storage, StreamConfig};
 use crate::{Handler, InMsg, JetStream, SyncMode};
@@ -31,6 +33,10 @@ use crate::{Handler, InMsg, JetStream, SyncMode};
 pub const DEFAULT_DUPLICATE_WINDOW_NS: i64 = 120_000_000_000;
 /// Most message ids remembered for duplicate detection, whatever the window.
 const DEDUP_IDS_MAX: usize = 1 << 20;
+
+/// Completion of a message a mirror or source appended: `Ok` once it is stored (or was a
+/// duplicate), the reason otherwise.
+pub(crate) type SourcedDone = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
 
 struct DedupEntry {
     /// 0 while the first publish with this id is still in flight.
@@ -67,6 +73,11 @@ pub struct Stream {
     /// wake it when it is not armed (or the message carries its own TTL).
     expiry_armed: Arc<AtomicBool>,
     stopped: AtomicBool,
+    /// Woken after every append (and at stop) for the mirrors and sources reading this
+    /// stream.
+    appended: Arc<tokio::sync::Notify>,
+    /// This stream's mirror or sources, each fed by its own task.
+    origins: Mutex<Vec<Arc<Origin>>>,
 }
 
 /// Fills in the defaults nats-server applies to a stream config.
@@ -114,10 +125,7 @@ pub fn validate(cfg: &StreamConfig) -> Result<(), ApiError> {
     if cfg.num_replicas > 1 {
         return Err(e::JS_STREAM_REPLICAS_NOT_SUPPORTED.err());
     }
-    if cfg.mirror.is_some() || !cfg.sources.is_empty() {
-        return Err(e::JS_STREAM_INVALID_CONFIG
-            .with("mirrors and sources are not supported by natrium-server yet"));
-    }
+    validate_origins(cfg)?;
     for s in &cfg.subjects {
         if !natrium_sublist::is_valid_subject(s) {
             return Err(e::JS_STREAM_INVALID_CONFIG.with("invalid subject"));
@@ -140,6 +148,91 @@ pub fn validate(cfg: &StreamConfig) -> Result<(), ApiError> {
     }
     if cfg.allow_msg_counter || cfg.allow_atomic || cfg.allow_msg_schedules {
         return Err(e::JS_STREAM_INVALID_CONFIG.with("message counters, atomic batches and schedules are not supported by natrium-server yet"));
+    }
+    Ok(())
+}
+
+/// The checks of a mirror or the sources that need no other stream, in nats-server's order.
+fn validate_origins(cfg: &StreamConfig) -> Result<(), ApiError> {
+    let unsupported = |what: &str| {
+        Err(e::JS_STREAM_INVALID_CONFIG
+            .with(format!("{what} is not supported by natrium-server yet")))
+    };
+    if let Some(m) = &cfg.mirror {
+        if cfg.first_seq > 0 {
+            return Err(e::JS_MIRROR_WITH_FIRST_SEQ.err());
+        }
+        if !cfg.subjects.is_empty() {
+            return Err(e::JS_MIRROR_WITH_SUBJECTS.err());
+        }
+        if !cfg.sources.is_empty() {
+            return Err(e::JS_MIRROR_WITH_SOURCES.err());
+        }
+        if cfg.allow_msg_counter {
+            return Err(e::JS_MIRROR_WITH_COUNTERS.err());
+        }
+        if cfg.allow_atomic {
+            return Err(e::JS_MIRROR_WITH_ATOMIC_PUBLISH.err());
+        }
+        if cfg.allow_msg_schedules {
+            return Err(e::JS_MIRROR_WITH_MSG_SCHEDULES.err());
+        }
+        if let Some(c) = &m.consumer {
+            let bad = !valid_name(&c.name)
+                || !natrium_sublist::is_valid_literal_subject(&c.deliver_subject)
+                || m.opt_start_seq != 0
+                || m.opt_start_time.is_some()
+                || !m.filter_subject.is_empty();
+            if bad {
+                return Err(e::JS_MIRROR_DURABLE_CONSUMER_CFG_INVALID.err());
+            }
+            return unsupported("mirroring through a durable consumer");
+        }
+        if !m.filter_subject.is_empty() && !m.subject_transforms.is_empty() {
+            return Err(e::JS_MIRROR_MULTIPLE_FILTERS_NOT_ALLOWED.err());
+        }
+        if m.opt_start_seq > 0 && m.opt_start_time.is_some() {
+            return Err(e::JS_MIRROR_WITH_START_SEQ_AND_TIME.err());
+        }
+        if cfg.subject_delete_marker_ttl > 0 {
+            return Err(
+                e::JS_STREAM_INVALID_CONFIG.with("subject delete markers forbidden on mirrors")
+            );
+        }
+        source::compile(m, Kind::Mirror)?;
+        if m.external.is_some() {
+            return unsupported("an external mirror (another account or domain)");
+        }
+        if !valid_name(&m.name) {
+            return Err(e::JS_MIRROR_INVALID_STREAM_NAME.err());
+        }
+    }
+    let mut inames = std::collections::HashSet::new();
+    for src in &cfg.sources {
+        if !valid_name(&src.name) {
+            return Err(e::JS_SOURCE_INVALID_STREAM_NAME.err());
+        }
+        if !inames.insert(source::index_name(src)) {
+            return Err(e::JS_SOURCE_DUPLICATE_DETECTED.err());
+        }
+        if !src.filter_subject.is_empty() && !src.subject_transforms.is_empty() {
+            return Err(e::JS_SOURCE_MULTIPLE_FILTERS_NOT_ALLOWED.err());
+        }
+        source::compile(src, Kind::Source)?;
+        if let Some(c) = &src.consumer {
+            let bad = !valid_name(&c.name)
+                || !natrium_sublist::is_valid_literal_subject(&c.deliver_subject)
+                || src.opt_start_seq != 0
+                || src.opt_start_time.is_some()
+                || !src.filter_subject.is_empty();
+            if bad {
+                return Err(e::JS_SOURCE_DURABLE_CONSUMER_CFG_INVALID.err());
+            }
+            return unsupported("sourcing through a durable consumer");
+        }
+        if src.external.is_some() {
+            return unsupported("an external source (another account or domain)");
+        }
     }
     Ok(())
 }
@@ -201,6 +294,8 @@ struct AppendCtx {
     rollup: Option<String>,
     /// The copy to publish once the append is durable.
     republish: Option<RepublishMsg>,
+    /// Set for a message a source appended: told the outcome.
+    sourced: Option<Arc<Mutex<Option<SourcedDone>>>>,
 }
 
 impl Stream {
@@ -250,6 +345,8 @@ impl Stream {
             expiry_wake: Arc::new(tokio::sync::Notify::new()),
             expiry_armed: Arc::new(AtomicBool::new(false)),
             stopped: AtomicBool::new(false),
+            appended: Arc::new(tokio::sync::Notify::new()),
+            origins: Mutex::new(Vec::new()),
         });
         stream.subscribe(js)?;
         stream.start_expiry(js);
@@ -261,6 +358,7 @@ impl Stream {
                 stream.consumers.write().insert(name, c);
             }
         }
+        stream.start_origins(js)?;
         Ok(stream)
     }
 
@@ -344,6 +442,45 @@ impl Stream {
         self.config.read().clone()
     }
 
+    /// Woken after each append, for readers of this stream's store.
+    pub(crate) fn appended(&self) -> Arc<tokio::sync::Notify> {
+        self.appended.clone()
+    }
+
+    /// Starts a task for each mirror or source in the config that has none yet and stops
+    /// the tasks of those the config no longer has.
+    fn start_origins(self: &Arc<Self>, js: &Arc<JetStream>) -> Result<(), ApiError> {
+        let cfg = self.config();
+        let wanted: Vec<(Kind, &crate::types::StreamSource)> = match &cfg.mirror {
+            Some(m) => vec![(Kind::Mirror, m)],
+            None => cfg.sources.iter().map(|s| (Kind::Source, s)).collect(),
+        };
+        let mut origins = self.origins.lock();
+        let (mut keep, mut fresh) = (Vec::new(), Vec::new());
+        for (kind, src) in wanted {
+            match origins.iter().position(|o| o.kind == kind && o.cfg == *src) {
+                Some(i) => keep.push(origins.swap_remove(i)),
+                None => fresh.push(Arc::new(source::compile(src, kind)?)),
+            }
+        }
+        for old in origins.drain(..) {
+            old.stop();
+        }
+        source::recover_positions(self, &fresh);
+        for o in &fresh {
+            source::spawn(self, o.clone(), js.runtime());
+        }
+        keep.extend(fresh);
+        *origins = keep;
+        Ok(())
+    }
+
+    /// The progress of this stream's mirror (first) or sources, for stream info.
+    pub fn origin_infos(&self) -> Vec<(Kind, crate::types::StreamSourceInfo)> {
+        let origins = self.origins.lock().clone();
+        origins.iter().map(|o| (o.kind, o.info(self))).collect()
+    }
+
     pub(crate) fn js(&self) -> Option<Arc<JetStream>> {
         self.js.upgrade()
     }
@@ -389,8 +526,15 @@ impl Stream {
             .map_err(|err| e::JS_STREAM_UPDATE.with(err))?;
         persist::save_stream(&js.account_dir(), &cfg, self.created)
             .map_err(|err| e::JS_STREAM_UPDATE.with(err))?;
+        let promoted = self.config().mirror.is_some() && cfg.mirror.is_none();
         *self.config.write() = Arc::new(cfg);
         *self.transforms.write() = transforms;
+        if promoted {
+            // A mirror promoted to a plain stream continues after what it mirrored.
+            let mut ing = self.ingest.lock();
+            ing.next_seq = ing.next_seq.max(self.store.fast_state().last_seq + 1);
+        }
+        self.start_origins(js)?;
         self.subscribe(js)?;
         self.expiry_wake.notify_one();
         self.notify_consumers();
@@ -401,6 +545,10 @@ impl Stream {
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::Relaxed);
         self.expiry_wake.notify_one();
+        for o in self.origins.lock().drain(..) {
+            o.stop();
+        }
+        self.appended.notify_waiters();
         if let Some(js) = self.js() {
             for id in self.subs.lock().drain(..) {
                 js.outlet().unsubscribe(id);
@@ -427,16 +575,105 @@ impl Stream {
         for c in self.consumers.read().values() {
             c.notify();
         }
+        self.appended.notify_waiters();
     }
 
     /// A publish on one of the stream's subjects.
     pub fn ingest(self: &Arc<Self>, m: InMsg) {
         let cfg = self.config();
         let reply = if cfg.no_ack { None } else { m.reply.clone() };
-        if let Err(err) = self.try_ingest(&cfg, m, reply.clone()) {
+        if let Err(err) = self.try_ingest(&cfg, m, reply.clone(), None) {
             if let Some(r) = reply {
                 self.send_ack_error(&r, err);
             }
+        }
+    }
+
+    /// A message a source read from its origin: the normal checks and limits, but not the
+    /// stream's own subject transform; `done` learns the outcome instead of a PubAck reply.
+    pub(crate) fn ingest_sourced(
+        self: &Arc<Self>,
+        subject: String,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        done: SourcedDone,
+    ) {
+        let cfg = self.config();
+        let m = InMsg {
+            subject,
+            reply: None,
+            headers,
+            payload,
+        };
+        let done = Arc::new(Mutex::new(Some(done)));
+        let finish = done.clone();
+        if let Err(err) = self.try_ingest(&cfg, m, None, Some(done)) {
+            if let Some(f) = finish.lock().take() {
+                f(Err(err));
+            }
+        }
+    }
+
+    /// A message a mirror read from its origin, stored under the origin's sequence and
+    /// timestamp. One already here (a re-read after a retry) completes at once.
+    pub(crate) fn ingest_mirrored(
+        self: &Arc<Self>,
+        subject: String,
+        m: StoredMsg,
+        done: SourcedDone,
+    ) {
+        let cfg = self.config();
+        let mut ing = self.ingest.lock();
+        if m.seq <= self.store.fast_state().last_seq {
+            drop(ing);
+            done(Ok(()));
+            return;
+        }
+        let hdr = m.headers.as_deref().unwrap_or_default();
+        let ttl = match h::get(hdr, h::TTL) {
+            Some(v) if cfg.allow_msg_ttl => parse_ttl(v).flatten(),
+            _ => None,
+        };
+        let rollup = h::get(hdr, h::ROLLUP).map(str::to_string);
+        ing.next_seq = ing.next_seq.max(m.seq + 1);
+        let wake_expiry = ttl.is_some() || cfg.max_age > 0;
+        let me = self.clone();
+        self.store.store_raw_msg_async(
+            &subject.clone(),
+            m.headers,
+            m.payload,
+            m.seq,
+            m.ts,
+            ttl,
+            Box::new(move |res| match res {
+                Ok((seq, _)) if rollup.is_some() => {
+                    // Not on the store's thread: the rollup calls back into the store.
+                    let Some(js) = me.js() else { return };
+                    let rt = js.runtime().clone();
+                    rt.spawn_blocking(move || {
+                        match rollup.as_deref() {
+                            Some("sub") => {
+                                let _ = me.store.purge_ex(&subject, seq, 0);
+                            }
+                            Some("all") => {
+                                let _ = me.store.compact(seq);
+                            }
+                            _ => {}
+                        }
+                        me.notify_consumers();
+                        done(Ok(()));
+                    });
+                }
+                Ok(_) => {
+                    me.notify_consumers();
+                    done(Ok(()));
+                }
+                Err(err) => done(Err(store_error(&err))),
+            }),
+        );
+        drop(ing);
+        if wake_expiry {
+            self.expiry_wake.notify_one();
         }
     }
 
@@ -445,10 +682,13 @@ impl Stream {
         cfg: &StreamConfig,
         mut m: InMsg,
         reply: Option<String>,
+        sourced: Option<Arc<Mutex<Option<SourcedDone>>>>,
     ) -> Result<(), ApiError> {
         let transforms = self.transforms.read().clone();
-        if let Some(subject) = transforms.ingest_subject(&m.subject) {
-            m.subject = subject;
+        if sourced.is_none() {
+            if let Some(subject) = transforms.ingest_subject(&m.subject) {
+                m.subject = subject;
+            }
         }
         if cfg.sealed {
             return Err(e::JS_STREAM_SEALED.err());
@@ -498,6 +738,10 @@ impl Stream {
                         self.send_ack(&r, seq, true);
                     }
                     (_, None) => {}
+                }
+                // A duplicate a source read is done: the stream has the message.
+                if let Some(f) = sourced.and_then(|d| d.lock().take()) {
+                    f(Ok(()));
                 }
                 return Ok(());
             }
@@ -569,6 +813,7 @@ impl Stream {
             msg_id: msg_id.clone(),
             rollup,
             republish,
+            sourced,
         })));
         let state = Arc::new(Mutex::new(CallState::Calling));
         let (state2, ctx2, me) = (state.clone(), ctx.clone(), self.clone());
@@ -681,6 +926,9 @@ impl Stream {
                 if let Some(r) = &ctx.reply {
                     self.send_ack_error(r, store_error(&err));
                 }
+                if let Some(f) = ctx.sourced.as_ref().and_then(|d| d.lock().take()) {
+                    f(Err(store_error(&err)));
+                }
             }
         }
     }
@@ -699,6 +947,9 @@ impl Stream {
         }
         for w in waiters {
             self.send_ack(&w, seq, true);
+        }
+        if let Some(f) = ctx.sourced.as_ref().and_then(|d| d.lock().take()) {
+            f(Ok(()));
         }
         self.notify_consumers();
     }

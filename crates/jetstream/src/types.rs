@@ -94,6 +94,35 @@ pub struct StreamSource {
     pub subject_transforms: Vec<SubjectTransform>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalStream>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<StreamConsumerSource>,
+}
+
+/// A source read through a durable consumer of the origin (nats-server 2.14).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct StreamConsumerSource {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub deliver_subject: String,
+}
+
+/// A mirror's or source's progress in stream info (`StreamSourceInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamSourceInfo {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalStream>,
+    pub lag: u64,
+    /// Nanoseconds since the origin was last seen; -1 when never.
+    pub active: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub filter_subject: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subject_transforms: Vec<SubjectTransform>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -252,6 +281,10 @@ pub struct StreamInfo {
     /// Left out of create and update responses, as nats-server does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<StreamSourceInfo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<StreamSourceInfo>,
     pub ts: String,
 }
 

@@ -40,6 +40,10 @@ impl ServerOutlet {
 }
 
 impl Outlet for ServerOutlet {
+    fn warn(&self, line: &str) {
+        crate::warn!("{line}");
+    }
+
     fn deliver(
         &self,
         route_subject: &str,

@@ -217,6 +217,19 @@ impl MessageStore for MemoryStore {
         self.append(subject, headers, payload, seq, Some(ts), ttl, false)
     }
 
+    fn store_raw_msg_async(
+        &self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        seq: u64,
+        ts: i64,
+        ttl: Option<Duration>,
+        done: AppendDone,
+    ) {
+        done(self.append(subject, headers, payload, seq, Some(ts), ttl, false))
+    }
+
     fn load_msg(&self, seq: u64) -> Result<StoredMsg> {
         self.read(|i| {
             i.idx

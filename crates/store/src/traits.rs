@@ -82,6 +82,21 @@ pub trait MessageStore: Send + Sync {
         ttl: Option<Duration>,
     ) -> Result<(u64, i64)>;
 
+    /// `store_raw_msg` without blocking: `done` is called once the record is durable, as
+    /// with `store_msg_async`. `seq` may leave a gap after the last sequence (a mirror
+    /// skipping messages its origin removed); the gap reads as deleted.
+    #[allow(clippy::too_many_arguments)]
+    fn store_raw_msg_async(
+        &self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        seq: u64,
+        ts: i64,
+        ttl: Option<Duration>,
+        done: AppendDone,
+    );
+
     /// The message with sequence `seq`: `NotFound` if absent or deleted, `Corrupt` if the
     /// record is damaged.
     fn load_msg(&self, seq: u64) -> Result<StoredMsg>;

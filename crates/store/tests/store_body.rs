@@ -630,3 +630,41 @@ fn closed_store_refuses() {
         assert_eq!(h.store.load_msg(1), Err(StoreError::Closed));
     });
 }
+
+/// A mirror stores its origin's sequences: a raw append past the next sequence leaves a gap
+/// that reads as deleted, before and after a reopen, and an empty store can start anywhere.
+#[test]
+fn raw_store_leaves_gaps() {
+    each(cfg(), |h| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        h.store.store_raw_msg_async(
+            "a",
+            None,
+            Bytes::from_static(b"first"),
+            3,
+            7,
+            None,
+            Box::new(move |r| tx.send(r).unwrap()),
+        );
+        assert_eq!(rx.recv().unwrap(), Ok((3, 7)), "{}", h.kind);
+        assert_eq!(
+            h.store
+                .store_raw_msg("b", None, Bytes::from_static(b"x"), 6, 9, None),
+            Ok((6, 9))
+        );
+        for _ in 0..2 {
+            let st = h.store.state();
+            assert_eq!(
+                (st.msgs, st.first_seq, st.last_seq, st.num_deleted),
+                (2, 3, 6, 2),
+                "{}",
+                h.kind
+            );
+            assert_eq!(seqs(h, ">"), vec![3, 6]);
+            assert_eq!(h.store.load_msg(4), Err(StoreError::NotFound));
+            assert_eq!(&h.store.load_msg(3).unwrap().payload[..], b"first");
+            h.reopen();
+        }
+        assert_eq!(put(&*h.store, "c", "v"), 7, "{}", h.kind);
+    });
+}

@@ -30,6 +30,19 @@ impl MessageStore for FileStore {
         })
     }
 
+    fn store_raw_msg_async(
+        &self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        seq: u64,
+        ts: i64,
+        ttl: Option<Duration>,
+        done: AppendDone,
+    ) {
+        self.append(subject, headers, payload, seq, Some(ts), ttl, false, done)
+    }
+
     fn load_msg(&self, seq: u64) -> Result<StoredMsg> {
         self.load_entry(seq)
     }
