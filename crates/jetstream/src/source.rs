@@ -176,20 +176,24 @@ impl Origin {
             0 => -1,
             t => (natrium_store::now_nanos() - t).max(0),
         };
-        let lag = match (dest.js(), self.next.load(Ordering::Relaxed)) {
-            (Some(js), next) => js.stream(&self.cfg.name).map_or(0, |o| {
-                let from = next.max(1);
-                self.filters
-                    .iter()
-                    .map(|(f, _)| o.store.num_pending(from, f, false).0)
-                    .sum()
-            }),
+        // 0 until the task has found where to start, as nats-server reports a new origin.
+        let next = self.next.load(Ordering::Relaxed);
+        let lag = match dest.js().and_then(|js| js.stream(&self.cfg.name)) {
+            Some(o) if next > 0 => self
+                .filters
+                .iter()
+                .map(|(f, _)| o.store.num_pending(next, f, false).0)
+                .sum(),
             _ => 0,
         };
         StreamSourceInfo {
             name: self.cfg.name.clone(),
             external: self.cfg.external.clone(),
             lag,
+            seq: match self.kind {
+                Kind::Source => next.saturating_sub(1),
+                Kind::Mirror => 0,
+            },
             active,
             error: self.error.lock().clone(),
             filter_subject: self.cfg.filter_subject.clone(),

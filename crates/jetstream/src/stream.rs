@@ -191,9 +191,6 @@ fn validate_origins(cfg: &StreamConfig) -> Result<(), ApiError> {
         if !m.filter_subject.is_empty() && !m.subject_transforms.is_empty() {
             return Err(e::JS_MIRROR_MULTIPLE_FILTERS_NOT_ALLOWED.err());
         }
-        if m.opt_start_seq > 0 && m.opt_start_time.is_some() {
-            return Err(e::JS_MIRROR_WITH_START_SEQ_AND_TIME.err());
-        }
         if cfg.subject_delete_marker_ttl > 0 {
             return Err(
                 e::JS_STREAM_INVALID_CONFIG.with("subject delete markers forbidden on mirrors")

@@ -115,6 +115,9 @@ pub struct StreamSourceInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalStream>,
     pub lag: u64,
+    /// A source's last origin sequence stored here.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub seq: u64,
     /// Nanoseconds since the origin was last seen; -1 when never.
     pub active: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
