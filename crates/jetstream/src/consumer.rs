@@ -1008,7 +1008,7 @@ fn status_out(reply: &str, status: &str, pairs: &[(&str, &str)]) -> Out {
 }
 
 /// A duration as Go prints it (`5s`, `1m30s`, `250ms`), for status texts.
-fn go_duration(ns: i64) -> String {
+pub(crate) fn go_duration(ns: i64) -> String {
     let d = Duration::from_nanos(ns.max(0) as u64);
     if d.subsec_nanos() == 0 {
         let s = d.as_secs();

@@ -13,6 +13,7 @@ pub const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 pub const ROLLUP: &str = "Nats-Rollup";
 pub const TTL: &str = "Nats-TTL";
 pub const STREAM_SOURCE: &str = "Nats-Stream-Source";
+pub const MARKER_REASON: &str = "Nats-Marker-Reason";
 
 /// The value of the first header named `name` (case-insensitive), trimmed.
 pub fn get<'a>(block: &'a [u8], name: &str) -> Option<&'a str> {

@@ -78,6 +78,8 @@ pub struct Stream {
     appended: Arc<tokio::sync::Notify>,
     /// This stream's mirror or sources, each fed by its own task.
     origins: Mutex<Vec<Arc<Origin>>>,
+    /// Sequences a delete marker was placed for, and when (not placed twice in a row).
+    markers_pending: Mutex<HashMap<u64, std::time::Instant>>,
 }
 
 /// Fills in the defaults nats-server applies to a stream config.
@@ -95,6 +97,12 @@ pub fn normalize(cfg: &mut StreamConfig) {
     }
     if cfg.num_replicas == 0 {
         cfg.num_replicas = 1;
+    }
+    // Delete markers are TTL'd rollups: nats-server turns both on (outside pedantic mode).
+    if cfg.subject_delete_marker_ttl > 0 {
+        cfg.allow_msg_ttl = true;
+        cfg.allow_rollup_hdrs = true;
+        cfg.deny_purge = false;
     }
     if cfg.max_msg_size == 0 {
         cfg.max_msg_size = -1;
@@ -142,9 +150,15 @@ pub fn validate(cfg: &StreamConfig) -> Result<(), ApiError> {
             e::JS_STREAM_INVALID_CONFIG.with("duplicates window can not be larger then max age")
         );
     }
-    if cfg.subject_delete_marker_ttl > 0 && !cfg.allow_msg_ttl {
-        return Err(e::JS_STREAM_INVALID_CONFIG
-            .with("subject marker delete cannot be set if message TTLs are disabled"));
+    if cfg.subject_delete_marker_ttl > 0 && cfg.subject_delete_marker_ttl < 1_000_000_000 {
+        return Err(
+            e::JS_STREAM_INVALID_CONFIG.with("subject delete marker TTL must be at least 1 second")
+        );
+    }
+    if cfg.subject_delete_marker_ttl < 0 {
+        return Err(
+            e::JS_STREAM_INVALID_CONFIG.with("subject delete marker TTL must not be negative")
+        );
     }
     if cfg.allow_msg_counter || cfg.allow_atomic || cfg.allow_msg_schedules {
         return Err(e::JS_STREAM_INVALID_CONFIG.with("message counters, atomic batches and schedules are not supported by natrium-server yet"));
@@ -263,6 +277,7 @@ fn store_config(cfg: &StreamConfig) -> StoreConfig {
         discard_new_per_subject: cfg.discard_new_per_subject,
         first_seq: cfg.first_seq,
         allow_msg_ttl: cfg.allow_msg_ttl,
+        subject_delete_markers: cfg.subject_delete_marker_ttl > 0,
     }
 }
 
@@ -344,6 +359,7 @@ impl Stream {
             stopped: AtomicBool::new(false),
             appended: Arc::new(tokio::sync::Notify::new()),
             origins: Mutex::new(Vec::new()),
+            markers_pending: Mutex::new(HashMap::new()),
         });
         stream.subscribe(js)?;
         stream.start_expiry(js);
@@ -427,16 +443,70 @@ impl Stream {
                     _ = wake.notified() => continue,
                 }
                 let Some(s) = weak.upgrade() else { return };
-                let _ = tokio::task::spawn_blocking(move || {
-                    let _ = s.store.expire(std::time::SystemTime::now());
+                let spared = tokio::task::spawn_blocking(move || {
+                    match s.store.expire(std::time::SystemTime::now()) {
+                        Ok(out) if !out.spared.is_empty() => {
+                            s.place_delete_markers(out.spared);
+                            true
+                        }
+                        _ => false,
+                    }
                 })
-                .await;
+                .await
+                .unwrap_or(false);
+                if spared {
+                    // The spared messages stay due until their markers land.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
         });
     }
 
     pub fn config(&self) -> Arc<StreamConfig> {
         self.config.read().clone()
+    }
+
+    /// Replaces each expired last-of-subject message with a delete marker (a `Nats-Rollup:
+    /// sub` message that removes it, carrying `Nats-Marker-Reason` and the marker TTL), or
+    /// removes it when it is itself a marker. Runs on a blocking thread.
+    fn place_delete_markers(self: &Arc<Self>, spared: Vec<(u64, Arc<str>)>) {
+        let cfg = self.config();
+        let ttl = crate::consumer::go_duration(cfg.subject_delete_marker_ttl);
+        let mut pending = self.markers_pending.lock();
+        let now = std::time::Instant::now();
+        pending.retain(|_, at| now.duration_since(*at) < Duration::from_secs(2));
+        for (seq, subject) in spared {
+            if pending.contains_key(&seq) {
+                continue;
+            }
+            let Ok(m) = self.store.load_msg(seq) else {
+                continue;
+            };
+            let is_marker = m.headers.as_deref().is_some_and(|b| {
+                h::get(b, h::MARKER_REASON).is_some()
+                    || h::get(b, "KV-Operation").is_some_and(|v| v == "PURGE")
+            });
+            if is_marker {
+                let _ = self.store.remove_msg(seq);
+                continue;
+            }
+            pending.insert(seq, now);
+            let headers = h::build(
+                None,
+                &[
+                    (h::MARKER_REASON, "MaxAge"),
+                    (h::TTL, &ttl),
+                    (h::ROLLUP, "sub"),
+                ],
+            );
+            let marker = InMsg {
+                subject: subject.to_string(),
+                reply: None,
+                headers: Some(headers),
+                payload: Bytes::new(),
+            };
+            let _ = self.try_ingest(&cfg, marker, None, None);
+        }
     }
 
     /// Woken after each append, for readers of this stream's store.
@@ -718,11 +788,24 @@ impl Stream {
                 return Err(e::JS_STREAM_ROLLUP_FAILED.with(format!("rollup value invalid: {r}")))
             }
         };
-        let ttl = match get(h::TTL) {
+        let mut ttl = match get(h::TTL) {
             None => None,
             Some(_) if !cfg.allow_msg_ttl => return Err(e::JS_MESSAGE_TTL_DISABLED.err()),
             Some(v) => parse_ttl(v).ok_or_else(|| e::JS_MESSAGE_TTL_INVALID.err())?,
         };
+        // With delete markers a TTL is at least the marker TTL (so a marker is never missed),
+        // unless a subject only ever holds one message; the header says what applies.
+        let marker_ttl = Duration::from_nanos(cfg.subject_delete_marker_ttl.max(0) as u64);
+        let mut ttl_headers = None;
+        if let Some(t) = ttl {
+            if cfg.subject_delete_marker_ttl > 0 && cfg.max_msgs_per_subject != 1 && t < marker_ttl
+            {
+                ttl = Some(marker_ttl);
+                let secs = marker_ttl.as_secs().to_string();
+                let kept = h::remove(hdr, |k| k.eq_ignore_ascii_case(h::TTL));
+                ttl_headers = Some(h::append(kept.as_deref(), &[(h::TTL, &secs)]));
+            }
+        }
         let msg_id = get(h::MSG_ID).map(str::to_string);
         let mut ing = self.ingest.lock();
         if let Some(id) = &msg_id {
@@ -773,7 +856,7 @@ impl Stream {
                 Some(dest) => Some(RepublishMsg {
                     dest,
                     last_seq: self.last_subject_seq(&ing, &m.subject)?,
-                    headers: m.headers.clone(),
+                    headers: ttl_headers.clone().or_else(|| m.headers.clone()),
                     payload: m.payload.clone(),
                     headers_only: rp.headers_only(),
                 }),
@@ -826,7 +909,7 @@ impl Stream {
             }
         });
         self.store
-            .store_msg_async(&m.subject, m.headers, m.payload, ttl, done);
+            .store_msg_async(&m.subject, ttl_headers.or(m.headers), m.payload, ttl, done);
         if wake_expiry {
             // The message is in the store's index now: the expiry task sees its deadline.
             self.expiry_wake.notify_one();

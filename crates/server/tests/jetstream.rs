@@ -390,3 +390,61 @@ async fn streams_cannot_promise_more_than_the_server_store_limit() {
     drop(s);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `subject_delete_marker_ttl`: max_age removes older messages, but the last one of each
+/// subject becomes a `MaxAge` marker (a TTL'd rollup), which itself expires without a trace.
+#[tokio::test]
+async fn subject_delete_markers_replace_expired_last_messages() {
+    let dir = temp_dir("js-sdm");
+    let (_s, js) = js_server(&dir).await;
+    let mut st = js
+        .create_stream(stream::Config {
+            name: "T".into(),
+            subjects: vec!["t.>".into()],
+            max_age: Duration::from_secs(1),
+            subject_delete_marker_ttl: Some(Duration::from_secs(1)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let cfg = &st.cached_info().config;
+    assert!(cfg.allow_message_ttl && cfg.allow_rollup);
+    for subj in ["t.a", "t.a", "t.b"] {
+        js.publish(subj, "x".into()).await.unwrap().await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let markers = loop {
+        let info = st.info().await.unwrap().clone();
+        if info.state.first_sequence == 4 || std::time::Instant::now() > deadline {
+            break info.state;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (
+            markers.messages,
+            markers.first_sequence,
+            markers.last_sequence
+        ),
+        (2, 4, 5)
+    );
+    for subj in ["t.a", "t.b"] {
+        let m = st.get_last_raw_message_by_subject(subj).await.unwrap();
+        assert_eq!(
+            m.headers.get("Nats-Marker-Reason").unwrap().as_str(),
+            "MaxAge"
+        );
+        assert_eq!(m.headers.get("Nats-TTL").unwrap().as_str(), "1s");
+        assert!(m.payload.is_empty());
+    }
+    // The markers age out too, leaving nothing behind.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = st.info().await.unwrap().state.clone();
+        if state.messages == 0 || std::time::Instant::now() > deadline {
+            assert_eq!((state.messages, state.last_sequence), (0, 5));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

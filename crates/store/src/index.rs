@@ -276,29 +276,52 @@ impl<L> Index<L> {
         out
     }
 
-    /// Removes messages past max_age or TTL at `now` (unix nanos).
-    pub fn expire(&mut self, cfg: &StoreConfig, now: i64) -> Vec<(u64, Entry<L>, RemovalReason)> {
-        let mut out = Vec::new();
+    /// Removes messages past max_age or TTL at `now` (unix nanos). With
+    /// `cfg.subject_delete_markers`, a due message that is the last of its subject stays and
+    /// is listed in `spared` instead (its caller replaces it with a delete marker).
+    pub fn expire(
+        &mut self,
+        cfg: &StoreConfig,
+        now: i64,
+        spared: &mut Vec<(u64, Arc<str>)>,
+    ) -> Vec<(u64, Entry<L>, RemovalReason)> {
+        let mut due: Vec<(u64, RemovalReason)> = Vec::new();
         if let Some(age) = cfg.max_age_ns() {
             let min_ts = now.saturating_sub(age);
-            while let Some((&seq, e)) = self.msgs.iter().next() {
-                if e.ts > min_ts {
-                    break;
-                }
-                if let Some(e) = self.remove(seq) {
-                    out.push((seq, e, RemovalReason::MaxAge));
-                }
+            due.extend(
+                self.msgs
+                    .iter()
+                    .take_while(|(_, e)| e.ts <= min_ts)
+                    .map(|(&seq, _)| (seq, RemovalReason::MaxAge)),
+            );
+        }
+        let stale: Vec<(i64, u64)> = self
+            .ttls
+            .iter()
+            .take_while(|(exp, _)| *exp <= now)
+            .copied()
+            .collect();
+        for (exp, seq) in stale {
+            if self.msgs.contains_key(&seq) {
+                due.push((seq, RemovalReason::Ttl));
+            } else {
+                self.ttls.remove(&(exp, seq));
             }
         }
-        while let Some(&(exp, seq)) = self.ttls.iter().next() {
-            if exp > now {
-                break;
-            }
-            match self.remove(seq) {
-                Some(e) => out.push((seq, e, RemovalReason::Ttl)),
-                None => {
-                    self.ttls.remove(&(exp, seq));
+        due.sort_unstable_by_key(|(seq, _)| *seq);
+        due.dedup_by_key(|(seq, _)| *seq);
+        let mut out = Vec::new();
+        for (seq, why) in due {
+            if cfg.subject_delete_markers {
+                if let Some(e) = self.msgs.get(&seq) {
+                    if self.subjects.get(&*e.subject).is_some_and(|l| l.len() == 1) {
+                        spared.push((seq, e.subject.clone()));
+                        continue;
+                    }
                 }
+            }
+            if let Some(e) = self.remove(seq) {
+                out.push((seq, e, why));
             }
         }
         out

@@ -345,8 +345,9 @@ impl MessageStore for MemoryStore {
     }
 
     fn expire(&self, now: SystemTime) -> Result<ExpireOutcome> {
+        let mut spared = Vec::new();
         let (removed, next) = self.write(|i| {
-            let removed = i.idx.expire(&i.cfg, unix_nanos(now));
+            let removed = i.idx.expire(&i.cfg, unix_nanos(now), &mut spared);
             Ok((removed, i.idx.next_deadline(&i.cfg)))
         })?;
         let n = removed.len() as u64;
@@ -359,6 +360,7 @@ impl MessageStore for MemoryStore {
         Ok(ExpireOutcome {
             removed: n,
             next_deadline: next.map(from_unix_nanos),
+            spared,
         })
     }
 

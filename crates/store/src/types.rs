@@ -51,6 +51,9 @@ pub struct StoreConfig {
     /// Sequence of the first message of a brand-new stream (0 or 1 = start at 1).
     pub first_seq: u64,
     pub allow_msg_ttl: bool,
+    /// Expiry leaves the last message of each subject in place and reports it in
+    /// [`ExpireOutcome::spared`], for the caller to replace with a delete marker.
+    pub subject_delete_markers: bool,
 }
 
 impl Default for StoreConfig {
@@ -68,6 +71,7 @@ impl Default for StoreConfig {
             discard_new_per_subject: false,
             first_seq: 0,
             allow_msg_ttl: false,
+            subject_delete_markers: false,
         }
     }
 }
@@ -139,12 +143,16 @@ pub enum RemovalReason {
 }
 
 /// Result of one expiry tick (see [`crate::MessageStore::expire`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExpireOutcome {
     /// Messages removed by this tick.
     pub removed: u64,
     /// When the next message becomes due (max_age or TTL); `None` if nothing can expire.
+    /// With subject delete markers a spared message keeps it in the past.
     pub next_deadline: Option<SystemTime>,
+    /// Due messages left in place because each is the last of its subject (only with
+    /// `StoreConfig::subject_delete_markers`).
+    pub spared: Vec<(u64, std::sync::Arc<str>)>,
 }
 
 /// Unix nanoseconds of `t`, saturating.

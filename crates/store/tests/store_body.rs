@@ -668,3 +668,32 @@ fn raw_store_leaves_gaps() {
         assert_eq!(put(&*h.store, "c", "v"), 7, "{}", h.kind);
     });
 }
+
+/// With subject delete markers, expiry spares (and reports) the last message of a subject.
+#[test]
+fn expiry_spares_last_of_subject_for_markers() {
+    each(
+        StoreConfig {
+            max_age: Duration::from_secs(1),
+            subject_delete_markers: true,
+            ..cfg()
+        },
+        |h| {
+            for (i, subj) in ["a", "a", "b"].iter().enumerate() {
+                h.store
+                    .store_raw_msg(subj, None, Bytes::new(), i as u64 + 1, 1_000, None)
+                    .unwrap();
+            }
+            let later = UNIX_EPOCH + Duration::from_secs(10);
+            let out = h.store.expire(later).unwrap();
+            assert_eq!(out.removed, 1, "{}", h.kind);
+            let spared: Vec<(u64, String)> = out
+                .spared
+                .iter()
+                .map(|(s, n)| (*s, n.to_string()))
+                .collect();
+            assert_eq!(spared, vec![(2, "a".to_string()), (3, "b".to_string())]);
+            assert_eq!(h.store.fast_state().msgs, 2);
+        },
+    );
+}

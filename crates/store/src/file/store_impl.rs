@@ -225,7 +225,8 @@ impl MessageStore for FileStore {
         let mut g = self.lock();
         g.check_writable()?;
         let cfg = g.cfg.clone();
-        let expired = g.idx.expire(&cfg, unix_nanos(now));
+        let mut spared = Vec::new();
+        let expired = g.idx.expire(&cfg, unix_nanos(now), &mut spared);
         let notices: Notices = expired
             .iter()
             .map(|(s, e, why)| (*s, e.subject.clone(), *why))
@@ -242,6 +243,7 @@ impl MessageStore for FileStore {
         Ok(ExpireOutcome {
             removed: n,
             next_deadline: next,
+            spared,
         })
     }
 
