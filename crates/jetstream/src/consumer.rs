@@ -77,6 +77,10 @@ struct Runtime {
     last_flush: Instant,
 }
 
+/// First and longest wait of a push consumer looking for a subscriber.
+const INTEREST_POLL_MIN: Duration = Duration::from_millis(1);
+const INTEREST_POLL_MAX: Duration = Duration::from_millis(250);
+
 /// An outgoing message produced by a pump.
 type Out = crate::OutMsg;
 
@@ -213,6 +217,11 @@ impl Consumer {
         let wake = self.wake.clone();
         drop(self);
         js.runtime().spawn(async move {
+            // How long a push consumer without a subscriber waits before looking again:
+            // short at first (a client subscribes right after creating the consumer, and
+            // waiting for the next publish would batch up its first deliveries), then
+            // backing off.
+            let mut interest_poll = INTEREST_POLL_MIN;
             loop {
                 let Some(c) = weak.upgrade() else { return };
                 if c.stopped.load(Ordering::Relaxed) {
@@ -233,13 +242,25 @@ impl Consumer {
                 // A push consumer also polls for a subscriber on its delivery subject
                 // (interest changes are not signalled to it).
                 let idle = if !c.config.is_pull() {
-                    Duration::from_millis(250)
+                    let subscribed = c
+                        .stream
+                        .upgrade()
+                        .and_then(|s| s.js())
+                        .is_some_and(|js| js.outlet().has_interest(&c.config.deliver_subject));
+                    if subscribed {
+                        interest_poll = INTEREST_POLL_MIN;
+                        INTEREST_POLL_MAX
+                    } else {
+                        let wait = interest_poll;
+                        interest_poll = (interest_poll * 2).min(INTEREST_POLL_MAX);
+                        wait
+                    }
                 } else if c.config.durable_name.is_empty() {
                     Duration::from_secs(1)
                 } else {
                     Duration::from_secs(3600)
                 };
-                let wait = next.unwrap_or_else(|| Instant::now() + idle);
+                let wait = next.map_or(Instant::now() + idle, |n| n.min(Instant::now() + idle));
                 let notified = wake.notified();
                 drop(c);
                 if wait <= Instant::now() {
