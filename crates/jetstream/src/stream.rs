@@ -807,6 +807,7 @@ impl Stream {
             }
         }
         let msg_id = get(h::MSG_ID).map(str::to_string);
+        self.check_storage_limits(cfg, m.subject.len() + size)?;
         let mut ing = self.ingest.lock();
         if let Some(id) = &msg_id {
             prune_dedup(&mut ing, cfg.duplicate_window);
@@ -929,6 +930,34 @@ impl Stream {
             if let Some(ctx) = ctx.lock().take() {
                 self.complete(ctx, res);
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses a message of `size` bytes that would take the account past its JetStream
+    /// storage limit for this stream's storage type (10002), or that arrives when the
+    /// server's `max_memory_store` / `max_file_store` is already used up (10023). Only
+    /// limited accounts pay for the usage sum. The server limit is checked against this
+    /// account's usage (a lower bound of the server's).
+    fn check_storage_limits(&self, cfg: &StreamConfig, size: usize) -> Result<(), ApiError> {
+        let Some(js) = self.js() else { return Ok(()) };
+        let (account, server) = match cfg.storage {
+            Storage::Memory => (js.cfg.limits.max_memory, js.cfg.max_memory),
+            Storage::File => (js.cfg.limits.max_storage, js.cfg.max_store),
+        };
+        if account < 0 && server <= 0 {
+            return Ok(());
+        }
+        let (mem, file, _, _) = js.usage();
+        let used = match cfg.storage {
+            Storage::Memory => mem,
+            Storage::File => file,
+        } as i64;
+        if server > 0 && used > server {
+            return Err(e::JS_INSUFFICIENT_RESOURCES.err());
+        }
+        if account >= 0 && used + size as i64 > account {
+            return Err(e::JS_ACCOUNT_RESOURCES_EXCEEDED.err());
         }
         Ok(())
     }

@@ -387,3 +387,44 @@ async fn subject_mappings_rewrite_what_clients_publish() {
     // Account mappings stay in their account.
     assert_eq!(next(&mut a_in).await.unwrap().payload, "mine");
 }
+
+/// An account's `max_file` holds at publish time too: a stream without its own byte limit
+/// cannot grow the account past it (10002), and the stream keeps what it had.
+#[tokio::test]
+async fn account_storage_limit_refuses_publishes() {
+    let s = TestServer::with_config(
+        r#"
+        jetstream { store_dir: "js" }
+        accounts { A: { users: [{user: a, password: a}], jetstream: {max_file: 4KB} } }"#,
+        &[],
+    );
+    let a = connect_as(&s, "a").await;
+    let js = async_nats::jetstream::new(a.clone());
+    let mut st = js
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "S".into(),
+            subjects: vec!["s".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let payload = bytes::Bytes::from(vec![b'x'; 1500]);
+    for _ in 0..2 {
+        js.publish("s", payload.clone())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let err = js
+        .publish("s", payload.clone())
+        .await
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("10002"), "{err}");
+    assert_eq!(st.info().await.unwrap().state.messages, 2);
+    // Room again once the stream is purged.
+    st.purge().await.unwrap();
+    js.publish("s", payload).await.unwrap().await.unwrap();
+}
