@@ -12,6 +12,7 @@ use bytes::Bytes;
 use natrium_store::{self as store, StoreError};
 use serde::Deserialize;
 
+use crate::advisory::{self, Action};
 use crate::consumer::{self, Consumer};
 use crate::errors::{self as e, ApiError};
 use crate::headers as h;
@@ -416,6 +417,7 @@ fn stream_create(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
     check_origins(js, &cfg)?;
     let s = Stream::open(js, cfg, store::now_nanos(), true)?;
     js.insert_stream(s.clone());
+    advisory::stream_action(js, name, Action::Create);
     Ok(stream_created(js, &s, "stream_create_response"))
 }
 
@@ -456,6 +458,7 @@ fn stream_update(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
         }
     }
     s.update(js, cfg)?;
+    advisory::stream_action(js, name, Action::Modify);
     Ok(stream_created(js, &s, "stream_update_response"))
 }
 
@@ -493,6 +496,7 @@ fn stream_delete(js: &JetStream, name: &str) -> Reply {
         .remove_stream(name)
         .ok_or_else(|| e::JS_STREAM_NOT_FOUND.err())?;
     s.delete().map_err(|err| e::JS_STREAM_DELETE.with(err))?;
+    advisory::stream_action(js, name, Action::Delete);
     Ok(response(
         "stream_delete_response",
         &serde_json::json!({ "success": true }),
@@ -825,6 +829,7 @@ fn consumer_create(
     } else {
         cfg.name.clone()
     };
+    let mut is_new = true;
     if let Some(existing) = s.consumer(&name) {
         if req.action == "create" && existing.config != cfg {
             return Err(e::JS_CONSUMER_ALREADY_EXISTS.err());
@@ -833,6 +838,7 @@ fn consumer_create(
             return Ok(response("consumer_create_response", &existing.info(js)));
         }
         // An update: replace the consumer, keeping its state on disk.
+        is_new = false;
         existing.stop();
         s.remove_consumer_keep_state(&name);
     } else if req.action == "update" {
@@ -848,6 +854,9 @@ fn consumer_create(
     }
     let c = Consumer::open(&s, js, &name, cfg, store::now_nanos(), true)?;
     s.insert_consumer(c.clone());
+    if is_new {
+        advisory::consumer_action(js, &s.name, &name, Action::Create);
+    }
     Ok(response("consumer_create_response", &c.info(js)))
 }
 
@@ -917,7 +926,7 @@ fn validate_consumer(s: &Stream, cfg: &ConsumerConfig) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn random_name() -> String {
+pub(crate) fn random_name() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     (0..22)
         .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
@@ -946,6 +955,7 @@ fn consumer_delete(js: &JetStream, stream: &str, name: &str) -> Reply {
     s.remove_consumer(name);
     c.end_waiting("409 Consumer Deleted");
     c.delete_state();
+    advisory::consumer_action(js, stream, name, Action::Delete);
     Ok(response(
         "consumer_delete_response",
         &serde_json::json!({ "success": true }),
@@ -967,6 +977,7 @@ fn consumer_pause(js: &JetStream, stream: &str, name: &str, p: &[u8]) -> Reply {
         .and_then(parse_rfc3339)
         .unwrap_or(0);
     let until = c.pause(until);
+    advisory::consumer_pause(js, stream, name, until);
     let mut body = serde_json::json!({ "paused": until > 0, "pause_until": rfc3339(until) });
     if until > 0 {
         if let Some(o) = body.as_object_mut() {

@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::advisory;
 use crate::errors::{self as e, ApiError};
 use crate::headers as h;
 use crate::persist;
@@ -55,6 +56,8 @@ struct PullRequest {
 struct PendingMsg {
     dseq: u64,
     deliveries: u64,
+    /// When it was last delivered (unix nanos), for ack metrics.
+    delivered_ns: i64,
     deadline: Instant,
 }
 
@@ -97,6 +100,8 @@ pub struct Consumer {
     stopped: AtomicBool,
     /// Unix nanoseconds until which delivery is paused (0 = not paused).
     paused_until: std::sync::atomic::AtomicI64,
+    /// The share of acks reported as metrics (`sample_freq`).
+    sample_rate: f64,
 }
 
 /// Applies nats-server's defaults to a consumer config.
@@ -167,6 +172,7 @@ impl Consumer {
                         PendingMsg {
                             dseq: p.sequence,
                             deliveries,
+                            delivered_ns: p.ts,
                             deadline: now + ack_wait,
                         },
                     )
@@ -187,6 +193,7 @@ impl Consumer {
         if state.delivered.stream == 0 && state.delivered.consumer == 0 {
             start_position(&stream.store, &cfg, &filters, &mut rt);
         }
+        let sample_freq = cfg.sample_freq.clone();
         let c = Arc::new(Consumer {
             name: name.to_string(),
             stream_name: stream.name.clone(),
@@ -199,6 +206,7 @@ impl Consumer {
             wake: Arc::new(Notify::new()),
             stopped: AtomicBool::new(false),
             paused_until: std::sync::atomic::AtomicI64::new(0),
+            sample_rate: advisory::sample_rate(&sample_freq),
         });
         if let Some(t) = c
             .config
@@ -232,6 +240,14 @@ impl Consumer {
                 if c.expired_ephemeral() {
                     if let Some(s) = c.stream.upgrade() {
                         s.remove_consumer(&c.name);
+                        if let Some(js) = s.js() {
+                            advisory::consumer_action(
+                                &js,
+                                &s.name,
+                                &c.name,
+                                advisory::Action::Delete,
+                            );
+                        }
                     }
                     c.stop();
                     c.delete_state();
@@ -728,6 +744,10 @@ impl Consumer {
         };
         if cfg.max_deliver > 0 && deliveries > cfg.max_deliver as u64 {
             rt.pending.remove(&msg.seq);
+            if let Some(js) = stream.js() {
+                let max = cfg.max_deliver as u64;
+                advisory::max_deliveries(&js, &self.stream_name, &self.name, msg.seq, max);
+            }
             return true;
         }
         let size = msg.payload.len() + msg.headers.as_ref().map_or(0, |h| h.len());
@@ -781,6 +801,7 @@ impl Consumer {
                 PendingMsg {
                     dseq,
                     deliveries,
+                    delivered_ns: store::now_nanos(),
                     deadline: now + wait,
                 },
             );
@@ -837,9 +858,26 @@ impl Consumer {
             None => (text, ""),
         };
         let mut acked = Vec::new();
+        let js = self.stream.upgrade().and_then(|s| s.js());
         {
             let mut rt = self.rt.lock();
             rt.last_activity = Instant::now();
+            if let (Some(js), Some(p)) = (&js, rt.pending.get(&sseq)) {
+                let seqs = (sseq, p.dseq, p.deliveries);
+                match kind {
+                    "-NAK" => advisory::nak_or_term(js, &self.stream_name, &self.name, seqs, None),
+                    "+TERM" => {
+                        advisory::nak_or_term(js, &self.stream_name, &self.name, seqs, Some(rest))
+                    }
+                    "" | "+ACK" | "+NXT" if self.sample_rate > 0.0 => {
+                        if rand::random::<f64>() < self.sample_rate {
+                            let took = natrium_store::now_nanos() - p.delivered_ns;
+                            advisory::ack_metric(js, &self.stream_name, &self.name, seqs, took);
+                        }
+                    }
+                    _ => {}
+                }
+            }
             match kind {
                 "" | "+ACK" => acked = self.ack(&mut rt, sseq, dseq),
                 "+NXT" => {

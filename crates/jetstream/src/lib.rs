@@ -20,6 +20,7 @@ pub mod errors;
 pub mod headers;
 mod persist;
 pub use persist::write_atomic;
+mod advisory;
 mod source;
 pub mod stream;
 mod transform;

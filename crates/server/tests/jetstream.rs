@@ -448,3 +448,122 @@ async fn subject_delete_markers_replace_expired_last_messages() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+async fn next_event(events: &mut async_nats::Subscriber) -> (String, serde_json::Value) {
+    let m = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("advisory")
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+    (m.subject.to_string(), v)
+}
+
+/// Advisories on `$JS.EVENT.ADVISORY.>` and ack metrics, with nats-server's subjects and
+/// types: stream and consumer actions, naks, terms, max deliveries and pauses.
+#[tokio::test]
+async fn advisories_report_what_happened() {
+    let dir = temp_dir("js-adv");
+    let (s, js) = js_server(&dir).await;
+    let nc = async_nats::connect(s.url()).await.unwrap();
+    let mut events = nc.subscribe("$JS.EVENT.>").await.unwrap();
+    common::sync(&nc).await;
+    let st = js
+        .create_stream(stream::Config {
+            name: "ADV".into(),
+            subjects: vec!["adv".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (subj, v) = next_event(&mut events).await;
+    assert_eq!(subj, "$JS.EVENT.ADVISORY.STREAM.CREATED.ADV");
+    assert_eq!(v["type"], "io.nats.jetstream.advisory.v1.stream_action");
+    assert_eq!(
+        (v["stream"].as_str(), v["action"].as_str()),
+        (Some("ADV"), Some("create"))
+    );
+    assert!(v["id"].as_str().is_some_and(|id| !id.is_empty()) && v["timestamp"].is_string());
+    let c = st
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("C".into()),
+            max_deliver: 2,
+            ack_wait: Duration::from_millis(300),
+            sample_frequency: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (subj, v) = next_event(&mut events).await;
+    assert_eq!(subj, "$JS.EVENT.ADVISORY.CONSUMER.CREATED.ADV.C");
+    assert_eq!(v["type"], "io.nats.jetstream.advisory.v1.consumer_action");
+    for _ in 0..3 {
+        js.publish("adv", "x".into()).await.unwrap().await.unwrap();
+    }
+    let mut msgs = c.fetch().max_messages(3).messages().await.unwrap();
+    let m1 = msgs.next().await.unwrap().unwrap();
+    let m2 = msgs.next().await.unwrap().unwrap();
+    let _m3 = msgs.next().await.unwrap().unwrap();
+    m1.ack_with(jetstream::AckKind::Nak(None)).await.unwrap();
+    let (subj, v) = next_event(&mut events).await;
+    assert_eq!(subj, "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.ADV.C");
+    assert_eq!(v["type"], "io.nats.jetstream.advisory.v1.nak");
+    assert_eq!(
+        (v["stream_seq"].as_u64(), v["deliveries"].as_u64()),
+        (Some(1), Some(1))
+    );
+    m2.ack_with(jetstream::AckKind::Term).await.unwrap();
+    let (subj, v) = next_event(&mut events).await;
+    assert_eq!(subj, "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ADV.C");
+    assert_eq!(v["type"], "io.nats.jetstream.advisory.v1.terminated");
+    assert_eq!(v["stream_seq"], 2);
+    // Message 3 is never acked: redelivered once, then max deliveries.
+    let mut again = c.fetch().max_messages(2).messages().await.unwrap();
+    while let Some(m) = again.next().await {
+        let m = m.unwrap();
+        if m.info().unwrap().stream_sequence == 1 {
+            m.ack().await.unwrap();
+        }
+    }
+    let mut seen = std::collections::HashMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !seen.contains_key("max_deliver") && std::time::Instant::now() < deadline {
+        let _ = c
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_millis(400))
+            .messages()
+            .await;
+        while let Ok(Some(m)) =
+            tokio::time::timeout(Duration::from_millis(200), events.next()).await
+        {
+            let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+            let kind = v["type"]
+                .as_str()
+                .unwrap()
+                .rsplit('.')
+                .next()
+                .unwrap()
+                .to_string();
+            seen.insert(kind, (m.subject.to_string(), v));
+        }
+    }
+    let (subj, v) = &seen["consumer_ack"];
+    assert_eq!(subj, "$JS.EVENT.METRIC.CONSUMER.ACK.ADV.C");
+    assert_eq!(v["stream_seq"], 1);
+    let (subj, v) = &seen["max_deliver"];
+    assert_eq!(subj, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ADV.C");
+    assert_eq!(
+        (v["stream_seq"].as_u64(), v["deliveries"].as_u64()),
+        (Some(3), Some(2))
+    );
+    js.delete_stream("ADV").await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (subj, v) = next_event(&mut events).await;
+        if subj == "$JS.EVENT.ADVISORY.STREAM.DELETED.ADV" {
+            assert_eq!(v["action"], "delete");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no delete advisory");
+    }
+}

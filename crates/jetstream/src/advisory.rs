@@ -1,0 +1,186 @@
+//! JetStream advisories on `$JS.EVENT.ADVISORY.>` and ack metrics on `$JS.EVENT.METRIC.>`,
+//! with nats-server's subjects, `type` strings and field order. Each is published in the
+//! account that owns the stream, and only when someone listens (nothing is encoded
+//! otherwise).
+
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+use crate::types::rfc3339;
+use crate::JetStream;
+
+const STREAM_ACTION: &str = "io.nats.jetstream.advisory.v1.stream_action";
+const CONSUMER_ACTION: &str = "io.nats.jetstream.advisory.v1.consumer_action";
+const CONSUMER_PAUSE: &str = "io.nats.jetstream.advisory.v1.consumer_pause";
+const MAX_DELIVER: &str = "io.nats.jetstream.advisory.v1.max_deliver";
+const NAK: &str = "io.nats.jetstream.advisory.v1.nak";
+const TERMINATED: &str = "io.nats.jetstream.advisory.v1.terminated";
+const ACK_METRIC: &str = "io.nats.jetstream.metric.v1.consumer_ack";
+
+/// What happened to a stream or consumer.
+#[derive(Debug, Clone, Copy)]
+pub enum Action {
+    Create,
+    Modify,
+    Delete,
+}
+
+impl Action {
+    fn word(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Modify => "modify",
+            Action::Delete => "delete",
+        }
+    }
+
+    fn subject_part(self) -> &'static str {
+        match self {
+            Action::Create => "CREATED",
+            Action::Modify => "UPDATED",
+            Action::Delete => "DELETED",
+        }
+    }
+}
+
+/// Publishes `{type, id, timestamp, ...fields, domain}` on `subject` if anyone listens.
+fn send(js: &JetStream, subject: &str, kind: &str, fields: Value) {
+    let outlet = js.outlet();
+    if !outlet.has_interest(subject) {
+        return;
+    }
+    let mut body = Map::new();
+    body.insert("type".into(), kind.into());
+    body.insert("id".into(), crate::api::random_name().into());
+    body.insert(
+        "timestamp".into(),
+        rfc3339(natrium_store::now_nanos()).into(),
+    );
+    if let Value::Object(f) = fields {
+        body.extend(f);
+    }
+    if let Some(d) = &js.cfg.domain {
+        body.insert("domain".into(), d.clone().into());
+    }
+    let bytes = serde_json::to_vec(&Value::Object(body)).unwrap_or_default();
+    outlet.publish(subject, None, None, Bytes::from(bytes));
+}
+
+pub fn stream_action(js: &JetStream, stream: &str, action: Action) {
+    let subject = format!(
+        "$JS.EVENT.ADVISORY.STREAM.{}.{stream}",
+        action.subject_part()
+    );
+    send(
+        js,
+        &subject,
+        STREAM_ACTION,
+        json!({ "stream": stream, "action": action.word() }),
+    );
+}
+
+pub fn consumer_action(js: &JetStream, stream: &str, consumer: &str, action: Action) {
+    let subject = format!(
+        "$JS.EVENT.ADVISORY.CONSUMER.{}.{stream}.{consumer}",
+        action.subject_part()
+    );
+    send(
+        js,
+        &subject,
+        CONSUMER_ACTION,
+        json!({ "stream": stream, "consumer": consumer, "action": action.word() }),
+    );
+}
+
+/// `until` is the pause deadline in unix nanos, 0 when resumed.
+pub fn consumer_pause(js: &JetStream, stream: &str, consumer: &str, until: i64) {
+    let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.PAUSE.{stream}.{consumer}");
+    let mut fields = json!({ "stream": stream, "consumer": consumer, "paused": until > 0 });
+    if until > 0 {
+        fields["pause_until"] = rfc3339(until).into();
+    }
+    send(js, &subject, CONSUMER_PAUSE, fields);
+}
+
+pub fn max_deliveries(js: &JetStream, stream: &str, consumer: &str, sseq: u64, deliveries: u64) {
+    let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}");
+    send(
+        js,
+        &subject,
+        MAX_DELIVER,
+        json!({ "stream": stream, "consumer": consumer, "stream_seq": sseq, "deliveries": deliveries }),
+    );
+}
+
+/// A `-NAK` (`reason` None) or a `+TERM` (`reason` Some, possibly empty).
+pub fn nak_or_term(
+    js: &JetStream,
+    stream: &str,
+    consumer: &str,
+    (sseq, dseq, deliveries): (u64, u64, u64),
+    reason: Option<&str>,
+) {
+    let (part, kind) = match reason {
+        None => ("MSG_NAKED", NAK),
+        Some(_) => ("MSG_TERMINATED", TERMINATED),
+    };
+    let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{part}.{stream}.{consumer}");
+    let mut fields = json!({
+        "stream": stream,
+        "consumer": consumer,
+        "consumer_seq": dseq,
+        "stream_seq": sseq,
+        "deliveries": deliveries,
+    });
+    if let Some(r) = reason.filter(|r| !r.is_empty()) {
+        fields["reason"] = r.into();
+    }
+    send(js, &subject, kind, fields);
+}
+
+/// An ack metric (consumers with `sample_freq`): how long the ack took after delivery.
+pub fn ack_metric(
+    js: &JetStream,
+    stream: &str,
+    consumer: &str,
+    (sseq, dseq, deliveries): (u64, u64, u64),
+    ack_time_ns: i64,
+) {
+    let subject = format!("$JS.EVENT.METRIC.CONSUMER.ACK.{stream}.{consumer}");
+    send(
+        js,
+        &subject,
+        ACK_METRIC,
+        json!({
+            "stream": stream,
+            "consumer": consumer,
+            "consumer_seq": dseq,
+            "stream_seq": sseq,
+            "ack_time": ack_time_ns,
+            "deliveries": deliveries,
+        }),
+    );
+}
+
+/// `sample_freq` as a fraction: `"30%"` or `"30"` is 0.3; anything else is 0.
+pub fn sample_rate(freq: &str) -> f64 {
+    let f = freq.trim().trim_end_matches('%');
+    f.parse::<f64>()
+        .ok()
+        .filter(|p| (0.0..=100.0).contains(p))
+        .map_or(0.0, |p| p / 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_freq_parses_like_nats_server() {
+        assert_eq!(sample_rate("30%"), 0.3);
+        assert_eq!(sample_rate("100"), 1.0);
+        assert_eq!(sample_rate(""), 0.0);
+        assert_eq!(sample_rate("abc"), 0.0);
+        assert_eq!(sample_rate("150%"), 0.0);
+    }
+}
