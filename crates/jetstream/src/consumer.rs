@@ -869,11 +869,11 @@ impl Consumer {
                     "+TERM" => {
                         advisory::nak_or_term(js, &self.stream_name, &self.name, seqs, Some(rest))
                     }
-                    "" | "+ACK" | "+NXT" if self.sample_rate > 0.0 => {
-                        if rand::random::<f64>() < self.sample_rate {
-                            let took = natrium_store::now_nanos() - p.delivered_ns;
-                            advisory::ack_metric(js, &self.stream_name, &self.name, seqs, took);
-                        }
+                    "" | "+ACK" | "+NXT"
+                        if self.sample_rate > 0.0 && rand::random::<f64>() < self.sample_rate =>
+                    {
+                        let took = natrium_store::now_nanos() - p.delivered_ns;
+                        advisory::ack_metric(js, &self.stream_name, &self.name, seqs, took);
                     }
                     _ => {}
                 }
