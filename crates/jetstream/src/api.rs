@@ -74,7 +74,7 @@ fn parse<T: for<'de> Deserialize<'de> + Default>(payload: &[u8]) -> Result<T, Ap
 
 /// Decodes a request body. Like Go's decoder in nats-server, a JSON `null` leaves the
 /// field at its default.
-fn decode<T: for<'de> Deserialize<'de>>(payload: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(payload: &[u8]) -> Result<T, ApiError> {
     let mut v: serde_json::Value =
         serde_json::from_slice(payload).map_err(|err| e::JS_INVALID_JSON.with(err))?;
     if v.is_null() {
@@ -133,6 +133,8 @@ fn kind_of(rest: &[&str]) -> Option<&'static str> {
         ["STREAM", "LIST"] => "stream_list_response",
         ["STREAM", "MSG", "GET", _] => "stream_msg_get_response",
         ["STREAM", "MSG", "DELETE", _] => "stream_msg_delete_response",
+        ["STREAM", "SNAPSHOT", _] => "stream_snapshot_response",
+        ["STREAM", "RESTORE", _] => "stream_restore_response",
         ["CONSUMER", "CREATE", _, ..] | ["CONSUMER", "DURABLE", "CREATE", _, _] => {
             "consumer_create_response"
         }
@@ -171,6 +173,14 @@ fn handle(js: &Arc<JetStream>, m: &InMsg) -> (&'static str, Reply) {
         ["STREAM", "LIST"] => stream_list(js, p),
         ["STREAM", "MSG", "GET", name] => msg_get(js, name, p),
         ["STREAM", "MSG", "DELETE", name] => msg_delete(js, name, p),
+        ["STREAM", "SNAPSHOT", name] => stream_snapshot(js, name, m),
+        ["STREAM", "RESTORE", name] => {
+            if p.iter().all(|b| b.is_ascii_whitespace()) {
+                Err(e::JS_BAD_REQUEST.err())
+            } else {
+                crate::backup::restore(js, name, p)
+            }
+        }
         ["CONSUMER", "CREATE", stream, rest @ ..] => consumer_create(js, stream, rest, p, false),
         ["CONSUMER", "DURABLE", "CREATE", stream, name] => {
             consumer_create(js, stream, &[name], p, true)
@@ -384,6 +394,37 @@ fn stream_info_body(js: &JetStream, s: &Stream, opts: &StreamInfoRequest) -> Str
             .collect(),
         ts: rfc3339(store::now_nanos()),
     }
+}
+
+/// A snapshot request: the reply (config and state) goes out before the chunks, so it is
+/// sent here rather than by `dispatch`.
+fn stream_snapshot(js: &Arc<JetStream>, name: &str, m: &InMsg) -> Reply {
+    let p = &m.payload[..];
+    if p.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(e::JS_BAD_REQUEST.err());
+    }
+    let s = find_stream(js, name)?;
+    let Some(reply) = m.reply.as_deref() else {
+        return Err(NO_REPLY);
+    };
+    crate::backup::snapshot(js, &s, p, reply)?;
+    js.count_api(false);
+    Err(NO_REPLY)
+}
+
+/// A stream's state as stream info shows it.
+pub(crate) fn stream_state(js: &JetStream, s: &Stream) -> StreamStateJson {
+    stream_info_body(js, s, &Default::default()).state
+}
+
+/// The body of a successful stream create response for `s`.
+pub(crate) fn stream_created_body(js: &JetStream, s: &Stream) -> Vec<u8> {
+    stream_created(js, s, "stream_create_response")
+}
+
+/// An error response body of type `kind`.
+pub(crate) fn error_body(kind: &str, err: &ApiError) -> Vec<u8> {
+    error_response(kind, err)
 }
 
 /// A create or update response: no `cluster`, and `did_create` on create.

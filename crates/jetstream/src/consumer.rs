@@ -104,6 +104,19 @@ pub struct Consumer {
     sample_rate: f64,
 }
 
+/// What the consumer store keeps of a consumer's config.
+fn store_config(cfg: &ConsumerConfig) -> store::ConsumerConfig {
+    store::ConsumerConfig {
+        ack_policy: match cfg.ack_policy {
+            AckPolicy::None => store::AckPolicy::None,
+            AckPolicy::All => store::AckPolicy::All,
+            AckPolicy::Explicit => store::AckPolicy::Explicit,
+        },
+        max_deliver: cfg.max_deliver,
+        raw: Bytes::from(serde_json::to_vec(cfg).unwrap_or_default()),
+    }
+}
+
 /// Applies nats-server's defaults to a consumer config.
 pub fn normalize(cfg: &mut ConsumerConfig) {
     if cfg.ack_policy != AckPolicy::None && cfg.ack_wait == 0 {
@@ -136,18 +149,9 @@ impl Consumer {
         created: i64,
         is_new: bool,
     ) -> Result<Arc<Consumer>, ApiError> {
-        let store_cfg = store::ConsumerConfig {
-            ack_policy: match cfg.ack_policy {
-                AckPolicy::None => store::AckPolicy::None,
-                AckPolicy::All => store::AckPolicy::All,
-                AckPolicy::Explicit => store::AckPolicy::Explicit,
-            },
-            max_deliver: cfg.max_deliver,
-            raw: Bytes::from(serde_json::to_vec(&cfg).unwrap_or_default()),
-        };
         let state_store = stream
             .store
-            .consumer_store(name, &store_cfg)
+            .consumer_store(name, &store_config(&cfg))
             .map_err(|err| e::JS_CONSUMER_STORE_FAILED.with(err))?;
         if is_new {
             persist::save_consumer(&stream.dir, &cfg, name, created)
@@ -490,6 +494,31 @@ impl Consumer {
     /// Writes the delivery and ack state to the consumer store. Losing the state since the
     /// last flush (a crash) only causes redeliveries: the ack floor on disk never passes
     /// a message that was not acknowledged.
+    /// The consumer's state as of now (written to its store first), for a snapshot.
+    pub(crate) fn current_state(&self) -> Result<store::ConsumerState, ApiError> {
+        let mut rt = self.rt.lock();
+        self.flush_locked(&mut rt, Instant::now());
+        drop(rt);
+        self.state_store
+            .state()
+            .map_err(|err| e::JS_CONSUMER_STORE_FAILED.with(err))
+    }
+
+    /// Writes `state` as consumer `name`'s durable state before it is opened (restore).
+    pub(crate) fn seed_state(
+        stream: &Stream,
+        name: &str,
+        cfg: &ConsumerConfig,
+        state: &store::ConsumerState,
+    ) -> Result<(), ApiError> {
+        let st = stream
+            .store
+            .consumer_store(name, &store_config(cfg))
+            .map_err(|err| e::JS_CONSUMER_STORE_FAILED.with(err))?;
+        st.set_state(state)
+            .map_err(|err| e::JS_CONSUMER_STORE_FAILED.with(err))
+    }
+
     fn flush_locked(&self, rt: &mut Runtime, now: Instant) {
         let state = store::ConsumerState {
             delivered: rt.delivered,
@@ -502,7 +531,7 @@ impl Consumer {
                         *s,
                         store::Pending {
                             sequence: p.dseq,
-                            ts: 0,
+                            ts: p.delivered_ns,
                         },
                     )
                 })

@@ -21,6 +21,7 @@ pub mod headers;
 mod persist;
 pub use persist::write_atomic;
 mod advisory;
+mod backup;
 mod source;
 pub mod stream;
 mod transform;

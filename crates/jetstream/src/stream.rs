@@ -119,6 +119,17 @@ pub fn normalize(cfg: &mut StreamConfig) {
     }
 }
 
+/// The file store's options under this server's sync policy.
+pub(crate) fn file_options(js: &JetStream) -> FileStoreOptions {
+    FileStoreOptions {
+        sync: match js.cfg.sync {
+            SyncMode::Always => store::SyncPolicy::Always,
+            SyncMode::Interval(d) => store::SyncPolicy::Interval(d),
+        },
+        ..Default::default()
+    }
+}
+
 /// Checks a (normalized) stream config on its own.
 pub fn validate(cfg: &StreamConfig) -> Result<(), ApiError> {
     if cfg.name.len() > 255 {
@@ -257,7 +268,7 @@ pub fn valid_name(name: &str) -> bool {
             .any(|c| c.is_whitespace() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
 }
 
-fn store_config(cfg: &StreamConfig) -> StoreConfig {
+pub(crate) fn store_config(cfg: &StreamConfig) -> StoreConfig {
     StoreConfig {
         name: cfg.name.clone(),
         storage: match cfg.storage {
@@ -319,22 +330,38 @@ impl Stream {
         is_new: bool,
     ) -> Result<Arc<Stream>, ApiError> {
         let dir = persist::stream_dir(&js.account_dir(), &cfg.name);
-        let transforms = Arc::new(Transforms::compile(&cfg)?);
         let scfg = store_config(&cfg);
         let store: Arc<dyn MessageStore> = match cfg.storage {
             Storage::Memory => store::new_memory_store(scfg),
-            Storage::File => {
-                let opts = FileStoreOptions {
-                    sync: match js.cfg.sync {
-                        SyncMode::Always => store::SyncPolicy::Always,
-                        SyncMode::Interval(d) => store::SyncPolicy::Interval(d),
-                    },
-                    ..Default::default()
-                };
-                store::open_file_store(&dir, scfg, opts)
-                    .map_err(|err| e::JS_STREAM_CREATE.with(err))?
-            }
+            Storage::File => store::open_file_store(&dir, scfg, file_options(js))
+                .map_err(|err| e::JS_STREAM_CREATE.with(err))?,
         };
+        Self::assemble(js, cfg, created, is_new, store)
+    }
+
+    /// A stream over a store that already holds its messages (a restore): saves the config
+    /// and starts it like a new stream.
+    pub(crate) fn open_restored(
+        js: &Arc<JetStream>,
+        cfg: StreamConfig,
+        created: i64,
+        store: Arc<dyn MessageStore>,
+    ) -> Result<Arc<Stream>, ApiError> {
+        store
+            .update_config(&store_config(&cfg))
+            .map_err(|err| e::JS_STREAM_RESTORE.with(err))?;
+        Self::assemble(js, cfg, created, true, store)
+    }
+
+    fn assemble(
+        js: &Arc<JetStream>,
+        cfg: StreamConfig,
+        created: i64,
+        is_new: bool,
+        store: Arc<dyn MessageStore>,
+    ) -> Result<Arc<Stream>, ApiError> {
+        let dir = persist::stream_dir(&js.account_dir(), &cfg.name);
+        let transforms = Arc::new(Transforms::compile(&cfg)?);
         if is_new {
             persist::save_stream(&js.account_dir(), &cfg, created)
                 .map_err(|err| e::JS_STREAM_CREATE.with(err))?;
