@@ -16,8 +16,8 @@ pub use conf::{parse_file, parse_str, ConfError, Pos, Spanned, Value};
 pub use flags::{parse_args, Command, FlagError};
 
 pub use options::{
-    AccountConfig, AccountJetStream, ConfigError, Diagnostic, Export, ExportKind, Import,
-    ImportKind, MapDestination, Mapping, NkeyUser, Options, Permissions, ResolverConfig,
+    AccountConfig, AccountJetStream, Activation, ConfigError, Diagnostic, Export, ExportKind,
+    Import, ImportKind, MapDestination, Mapping, NkeyUser, Options, Permissions, ResolverConfig,
     ResponsePermission, ResponseType, SubjectPermission, SyncPolicy, TlsOptions, TlsVersion, User,
     WebsocketOptions, DEFAULT_RESPONSE_THRESHOLD,
 };

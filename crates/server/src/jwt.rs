@@ -292,17 +292,32 @@ impl AccountJwt {
                     },
                     _ => natrium_config::ExportKind::Stream,
                 };
-                // Private exports need activation tokens, which Natrium does not check yet:
-                // such an export admits no importer rather than every importer.
+                // A private export admits importers holding an activation token signed
+                // by this account or one of its signing keys, unless revoked.
                 let private = e.get("token_req").and_then(Value::as_bool).unwrap_or(false);
+                let token_issuers = if private {
+                    let mut keys = vec![self.claims.sub.clone()];
+                    keys.extend(self.signing_keys.iter().cloned());
+                    keys.extend(self.scoped.iter().map(|k| k.key.clone()));
+                    keys
+                } else {
+                    Vec::new()
+                };
+                let revocations = e
+                    .get("revocations")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| Some((k.clone(), v.as_i64()?)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 Some(natrium_config::Export {
                     subject,
                     kind,
-                    accounts: if private {
-                        vec![String::new()]
-                    } else {
-                        Vec::new()
-                    },
+                    accounts: Vec::new(),
+                    token_issuers,
+                    revocations,
                 })
             })
             .collect()
@@ -358,15 +373,42 @@ impl AccountJwt {
                     Some("service") => natrium_config::ImportKind::Service,
                     _ => natrium_config::ImportKind::Stream,
                 };
+                let activation = i
+                    .get("token")
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+                    .and_then(|t| activation(t, &account));
                 Some(natrium_config::Import {
                     kind,
                     account,
                     subject,
                     local,
+                    activation,
                 })
             })
             .collect()
     }
+}
+
+/// An import's activation token: decoded, signature checked, and of type `activation`
+/// with `issuer_account` (when present) naming the exporter. Whether it admits the import is
+/// the export's decision (`Export::admits`). A token that fails here admits nothing.
+fn activation(token: &str, exporter: &str) -> Option<natrium_config::Activation> {
+    let c = decode(token).ok()?;
+    if c.kind() != "activation" {
+        return None;
+    }
+    let issuer_account = c.nats.get("issuer_account").and_then(Value::as_str);
+    if issuer_account.is_some_and(|a| !a.is_empty() && a != exporter) {
+        return None;
+    }
+    Some(natrium_config::Activation {
+        issuer: c.iss.clone(),
+        importer: c.sub.clone(),
+        subject: c.nats.get("subject")?.as_str()?.to_string(),
+        expires: c.exp,
+        issued: c.iat,
+    })
 }
 
 /// A user JWT's permissions and limits, after a scoped signing key's template applied.

@@ -622,10 +622,11 @@ fn matching_export<'a>(
     imp: &natrium_config::Import,
     importer: &str,
 ) -> Option<&'a natrium_config::Export> {
+    let now = chrono::Utc::now().timestamp();
     exporter?.exports.iter().find(|e| {
         let is_service = matches!(e.kind, ExportKind::Service { .. });
         is_service == (imp.kind == ImportKind::Service)
             && natrium_sublist::subject_is_subset(&imp.subject, &e.subject)
-            && (e.accounts.is_empty() || e.accounts.iter().any(|x| x == importer))
+            && e.admits(imp, importer, now)
     })
 }

@@ -532,3 +532,90 @@ async fn full_resolver_limit_refuses_more_accounts() {
     let r = push(account(&op, &y, "Y", json!({}))).await;
     assert_eq!(r["error"]["code"], 500, "{r}");
 }
+
+/// A private export (`token_req`) admits an importer only with an activation token signed
+/// by the exporter (or its signing key) for that importer, unexpired and not revoked.
+#[tokio::test]
+async fn private_exports_need_activation_tokens() {
+    let op = KeyPair::new_operator();
+    let (exp, exp_sk, sys) = (
+        KeyPair::new_account(),
+        KeyPair::new_account(),
+        KeyPair::new_account(),
+    );
+    let importers: Vec<KeyPair> = (0..5).map(|_| KeyPair::new_account()).collect();
+    let op_jwt = sign(
+        &op,
+        json!({"sub": op.public_key(), "name": "OP", "nats": {"type": "operator", "version": 2, "system_account": sys.public_key()}}),
+    );
+    let activation = |signer: &KeyPair, importer: &KeyPair, exp_at: i64| {
+        let mut claims = json!({"sub": importer.public_key(), "name": "act",
+            "nats": {"type": "activation", "version": 2, "subject": "private.>", "kind": "stream"}});
+        if exp_at != 0 {
+            claims["exp"] = exp_at.into();
+        }
+        if signer.public_key() != exp.public_key() {
+            claims["nats"]["issuer_account"] = exp.public_key().into();
+        }
+        sign(signer, claims)
+    };
+    // Importer 4 holds a good token, but the export revokes activations issued before now.
+    let exp_jwt = account(
+        &op,
+        &exp,
+        "EXP",
+        json!({
+            "signing_keys": [exp_sk.public_key()],
+            "exports": [{"name": "p", "subject": "private.>", "type": "stream", "token_req": true,
+                         "revocations": {importers[4].public_key(): now() + 5}}],
+        }),
+    );
+    let tokens = [
+        Some(activation(&exp, &importers[0], 0)),         // good
+        Some(activation(&exp_sk, &importers[1], 0)),      // good, by a signing key
+        Some(activation(&exp, &importers[0], 0)),         // for someone else
+        Some(activation(&exp, &importers[3], now() - 5)), // expired
+        Some(activation(&exp, &importers[4], 0)),         // revoked
+    ];
+    let mut preload = format!("  {}: {exp_jwt}\n", exp.public_key());
+    for (i, (imp, token)) in importers.iter().zip(tokens.iter()).enumerate() {
+        let mut import = json!({"name": "p", "subject": "private.>", "account": exp.public_key(), "type": "stream"});
+        if let Some(t) = token {
+            import["token"] = t.clone().into();
+        }
+        let jwt = account(&op, imp, &format!("I{i}"), json!({ "imports": [import] }));
+        preload.push_str(&format!("  {}: {jwt}\n", imp.public_key()));
+    }
+    preload.push_str(&format!(
+        "  {}: {}\n",
+        sys.public_key(),
+        account(&op, &sys, "SYS", json!({}))
+    ));
+    let config =
+        format!("operator: {op_jwt}\nresolver: MEMORY\nresolver_preload: {{\n{preload}}}\n");
+    let server = TestServer::with_config(&config, &[]);
+    let connect_to = |acc: &KeyPair| {
+        let u = KeyPair::new_user();
+        let jwt = user(acc, &u, json!({}));
+        let url = server.url();
+        async move { connect_creds(&url, &creds(&jwt, &u)).await.unwrap() }
+    };
+    let publisher = connect_to(&exp).await;
+    let mut subs = Vec::new();
+    for imp in &importers {
+        let nc = connect_to(imp).await;
+        let sub = nc.subscribe("private.x").await.unwrap();
+        sync(&nc).await;
+        subs.push((nc, sub));
+    }
+    publisher
+        .publish("private.x", "secret".into())
+        .await
+        .unwrap();
+    sync(&publisher).await;
+    for (i, (nc, sub)) in subs.iter_mut().enumerate() {
+        sync(nc).await;
+        let got = tokio::time::timeout(Duration::from_millis(300), sub.next()).await;
+        assert_eq!(got.is_ok(), i < 2, "importer {i}");
+    }
+}

@@ -43,8 +43,54 @@ pub struct AccountConfig {
 pub struct Export {
     pub subject: String,
     pub kind: ExportKind,
-    /// Accounts allowed to import; empty means public.
+    /// Accounts allowed to import; empty means public (unless a token is required).
     pub accounts: Vec<String>,
+    /// JWT mode: a private export (`token_req`) admits importers holding an activation
+    /// token issued by one of these keys (the exporting account and its signing keys).
+    pub token_issuers: Vec<String>,
+    /// JWT mode: importer account key (or `*`) → activations issued at or before this Unix
+    /// time are revoked.
+    pub revocations: std::collections::BTreeMap<String, i64>,
+}
+
+impl Export {
+    /// Whether `importer` may import `imp` from this export at `now` (Unix seconds): the
+    /// export is public, names the importer, or the import carries a valid activation.
+    pub fn admits(&self, imp: &Import, importer: &str, now: i64) -> bool {
+        if self.accounts.iter().any(|x| x == importer) {
+            return true;
+        }
+        if self.token_issuers.is_empty() {
+            return self.accounts.is_empty();
+        }
+        let Some(t) = &imp.activation else {
+            return false;
+        };
+        let revoked_at = [importer, "*"]
+            .iter()
+            .filter_map(|k| self.revocations.get(*k))
+            .max()
+            .copied();
+        self.token_issuers.contains(&t.issuer)
+            && t.importer == importer
+            && natrium_sublist::subject_is_subset(&imp.subject, &t.subject)
+            && (t.expires == 0 || t.expires > now)
+            && revoked_at.is_none_or(|r| t.issued > r)
+    }
+}
+
+/// An import's activation token (JWT mode), decoded with its signature checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activation {
+    /// The key that signed it.
+    pub issuer: String,
+    /// The account it activates (`sub`).
+    pub importer: String,
+    /// The exported subject it grants.
+    pub subject: String,
+    /// `exp` and `iat`, Unix seconds (0 = never expires).
+    pub expires: i64,
+    pub issued: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,6 +133,8 @@ pub struct Import {
     /// The subject in the importing account (`to`, or the subject with `prefix.` in front);
     /// `None` means the same subject.
     pub local: Option<String>,
+    /// JWT mode: the activation token for a private export.
+    pub activation: Option<Activation>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,6 +362,8 @@ fn parse_exports(ld: &mut Loader, v: &Spanned) -> Vec<Export> {
             subject,
             kind,
             accounts,
+            token_issuers: Vec::new(),
+            revocations: Default::default(),
         });
     }
     out
@@ -381,6 +431,7 @@ fn parse_imports(ld: &mut Loader, v: &Spanned) -> Vec<Import> {
             account,
             subject,
             local,
+            activation: None,
         });
     }
     out

@@ -28,8 +28,8 @@ use std::time::Duration;
 use crate::conf::{self, ConfError, Pos, Spanned};
 
 pub use accounts::{
-    AccountConfig, AccountJetStream, Export, ExportKind, Import, ImportKind, ResponseType,
-    DEFAULT_RESPONSE_THRESHOLD,
+    AccountConfig, AccountJetStream, Activation, Export, ExportKind, Import, ImportKind,
+    ResponseType, DEFAULT_RESPONSE_THRESHOLD,
 };
 pub use convert::parse_go_duration;
 pub use mappings::{MapDestination, Mapping};
