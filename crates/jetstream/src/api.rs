@@ -202,14 +202,53 @@ fn find_stream(js: &JetStream, name: &str) -> Result<Arc<Stream>, ApiError> {
 
 fn account_info(js: &JetStream) -> Reply {
     let (mem, file, streams, consumers) = js.usage();
+    // What streams reserve: the sum of their `max_bytes`, per storage type.
+    let (mut reserved_mem, mut reserved_file) = (0i64, 0i64);
+    for s in js.streams() {
+        let c = s.config();
+        match c.storage {
+            Storage::Memory => reserved_mem += c.max_bytes.max(0),
+            Storage::File => reserved_file += c.max_bytes.max(0),
+        }
+    }
+    // With tiered limits the account-wide limits read as zero and the tier carries them.
+    let (limits, tiers) = match &js.cfg.limits.tier {
+        None => (
+            serde_json::to_value(&js.cfg.limits).unwrap_or_default(),
+            None,
+        ),
+        Some(tier) => {
+            let zero = crate::AccountLimits {
+                max_memory: 0,
+                max_storage: 0,
+                max_streams: 0,
+                max_consumers: 0,
+                max_ack_pending: 0,
+                memory_max_stream_bytes: 0,
+                storage_max_stream_bytes: 0,
+                max_bytes_required: false,
+                tier: None,
+            };
+            let t = serde_json::json!({ tier.clone(): {
+                "memory": mem,
+                "storage": file,
+                "reserved_memory": reserved_mem,
+                "reserved_storage": reserved_file,
+                "streams": streams,
+                "consumers": consumers,
+                "limits": js.cfg.limits,
+            }});
+            (serde_json::to_value(&zero).unwrap_or_default(), Some(t))
+        }
+    };
     let body = serde_json::json!({
         "memory": mem,
         "storage": file,
-        "reserved_memory": 0,
-        "reserved_storage": 0,
+        "reserved_memory": reserved_mem,
+        "reserved_storage": reserved_file,
         "streams": streams,
         "consumers": consumers,
-        "limits": js.cfg.limits,
+        "limits": limits,
         "domain": js.cfg.domain,
         "api": {
             "level": 1,
@@ -218,9 +257,12 @@ fn account_info(js: &JetStream) -> Reply {
         },
     });
     let mut body = body;
-    if js.cfg.domain.is_none() {
-        if let Some(o) = body.as_object_mut() {
+    if let Some(o) = body.as_object_mut() {
+        if js.cfg.domain.is_none() {
             o.remove("domain");
+        }
+        if let Some(t) = tiers {
+            o.insert("tiers".into(), t);
         }
     }
     Ok(response("account_info_response", &body))
@@ -248,6 +290,13 @@ fn check_resources(js: &JetStream, cfg: &StreamConfig) -> Result<(), ApiError> {
     let lim = &js.cfg.limits;
     if lim.max_bytes_required && cfg.max_bytes <= 0 {
         return Err(e::JS_STREAM_MAX_BYTES_REQUIRED.err());
+    }
+    let max_stream_bytes = match cfg.storage {
+        Storage::Memory => lim.memory_max_stream_bytes,
+        Storage::File => lim.storage_max_stream_bytes,
+    };
+    if max_stream_bytes > 0 && cfg.max_bytes > max_stream_bytes {
+        return Err(e::JS_STREAM_MAX_STREAM_BYTES_EXCEEDED.err());
     }
     let (server, account, err) = match cfg.storage {
         Storage::Memory => (

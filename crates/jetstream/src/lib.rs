@@ -112,7 +112,7 @@ pub enum SyncMode {
 }
 
 /// An account's JetStream limits (`accounts { A: { jetstream: {...} } }`); -1 is unlimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AccountLimits {
     pub max_memory: i64,
     pub max_storage: i64,
@@ -122,6 +122,9 @@ pub struct AccountLimits {
     pub memory_max_stream_bytes: i64,
     pub storage_max_stream_bytes: i64,
     pub max_bytes_required: bool,
+    /// The tier the limits belong to (`R1`), shown under `tiers` in account info.
+    #[serde(skip)]
+    pub tier: Option<String>,
 }
 
 impl Default for AccountLimits {
@@ -135,6 +138,7 @@ impl Default for AccountLimits {
             memory_max_stream_bytes: -1,
             storage_max_stream_bytes: -1,
             max_bytes_required: false,
+            tier: None,
         }
     }
 }

@@ -120,7 +120,9 @@ pub fn enable_account(
             max_consumers: l.max_consumers,
             max_ack_pending: l.max_ack_pending,
             max_bytes_required: l.max_bytes_required,
-            ..AccountLimits::default()
+            memory_max_stream_bytes: l.max_memory_stream_bytes,
+            storage_max_stream_bytes: l.max_store_stream_bytes,
+            tier: l.tier.clone(),
         })
         .unwrap_or_default();
     let cfg = Config {

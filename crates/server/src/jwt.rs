@@ -170,7 +170,7 @@ pub struct AccountJwt {
 }
 
 /// `nats.limits` of an account; -1 is unlimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountLimits {
     pub subs: i64,
     pub payload: i64,
@@ -182,6 +182,10 @@ pub struct AccountLimits {
     pub consumer: i64,
     pub max_ack_pending: i64,
     pub max_bytes_required: bool,
+    pub mem_max_stream_bytes: i64,
+    pub disk_max_stream_bytes: i64,
+    /// `Some("R1")` when the JetStream limits came from `tiered_limits`.
+    pub tier: Option<String>,
 }
 
 impl AccountJwt {
@@ -225,18 +229,29 @@ impl AccountJwt {
         let l = claims.nats.get("limits").cloned().unwrap_or(Value::Null);
         let num = |k: &str| l.get(k).and_then(Value::as_i64).unwrap_or(-1);
         let flag = |k: &str| l.get(k).and_then(Value::as_bool).unwrap_or(false);
+        // JetStream limits come from the top level, or from the R1 tier of
+        // `tiered_limits` (a single server only ever places R1 streams).
+        let r1 = l.get("tiered_limits").and_then(|t| t.get("R1")).cloned();
+        let js = r1.clone().unwrap_or_else(|| l.clone());
+        let js_num = |k: &str| js.get(k).and_then(Value::as_i64).unwrap_or(-1);
         let limits = AccountLimits {
             subs: num("subs"),
             payload: num("payload"),
             conn: num("conn"),
             disallow_bearer: flag("disallow_bearer"),
             // JetStream is off unless the account grants storage.
-            mem_storage: l.get("mem_storage").and_then(Value::as_i64).unwrap_or(0),
-            disk_storage: l.get("disk_storage").and_then(Value::as_i64).unwrap_or(0),
-            streams: num("streams"),
-            consumer: num("consumer"),
-            max_ack_pending: num("max_ack_pending"),
-            max_bytes_required: flag("max_bytes_required"),
+            mem_storage: js.get("mem_storage").and_then(Value::as_i64).unwrap_or(0),
+            disk_storage: js.get("disk_storage").and_then(Value::as_i64).unwrap_or(0),
+            streams: js_num("streams"),
+            consumer: js_num("consumer"),
+            max_ack_pending: js_num("max_ack_pending"),
+            max_bytes_required: js
+                .get("max_bytes_required")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            mem_max_stream_bytes: js_num("mem_max_stream_bytes"),
+            disk_max_stream_bytes: js_num("disk_max_stream_bytes"),
+            tier: r1.map(|_| "R1".to_string()),
         };
         Ok(AccountJwt {
             claims,

@@ -122,6 +122,9 @@ pub fn account_config(a: &AccountJwt) -> AccountConfig {
             max_consumers: l.consumer,
             max_ack_pending: l.max_ack_pending,
             max_bytes_required: l.max_bytes_required,
+            max_memory_stream_bytes: l.mem_max_stream_bytes,
+            max_store_stream_bytes: l.disk_max_stream_bytes,
+            tier: l.tier.clone(),
         }),
     }
 }

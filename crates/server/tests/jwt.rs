@@ -619,3 +619,54 @@ async fn private_exports_need_activation_tokens() {
         assert_eq!(got.is_ok(), i < 2, "importer {i}");
     }
 }
+
+/// JetStream limits from a JWT's `tiered_limits` (R1 on one server): enforced, and shown
+/// under `tiers` in account info with zeroed account-wide limits, as nats-server shows them.
+#[tokio::test]
+async fn tiered_jetstream_limits() {
+    let op = KeyPair::new_operator();
+    let (acc, sys) = (KeyPair::new_account(), KeyPair::new_account());
+    let op_jwt = sign(
+        &op,
+        json!({"sub": op.public_key(), "name": "OP", "nats": {"type": "operator", "version": 2, "system_account": sys.public_key()}}),
+    );
+    let acc_jwt = account(
+        &op,
+        &acc,
+        "T",
+        json!({"limits": {"tiered_limits": {"R1": {"mem_storage": 1048576, "disk_storage": 1048576,
+            "streams": 2, "consumer": 4, "disk_max_stream_bytes": 4096}}}}),
+    );
+    let sys_jwt = account(&op, &sys, "SYS", json!({}));
+    let config = format!(
+        "operator: {op_jwt}\nresolver: MEMORY\njetstream {{ store_dir: js }}\nresolver_preload: {{\n  {}: {acc_jwt}\n  {}: {sys_jwt}\n}}\n",
+        acc.public_key(),
+        sys.public_key()
+    );
+    let server = TestServer::with_config(&config, &[]);
+    let u = KeyPair::new_user();
+    let nc = connect_creds(&server.url(), &creds(&user(&acc, &u, json!({})), &u))
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(nc.clone());
+    let mk = |name: &str, max_bytes: i64| async_nats::jetstream::stream::Config {
+        name: name.into(),
+        subjects: vec![name.to_lowercase()],
+        max_bytes,
+        ..Default::default()
+    };
+    let err = js.create_stream(mk("BIG", 8192)).await.unwrap_err();
+    assert!(err.to_string().contains("10122"), "{err}");
+    js.create_stream(mk("S1", 4096)).await.unwrap();
+    js.create_stream(mk("S2", 1000)).await.unwrap();
+    let err = js.create_stream(mk("S3", 1000)).await.unwrap_err();
+    assert!(err.to_string().contains("10027"), "{err}");
+    let r = nc.request("$JS.API.INFO", "".into()).await.unwrap();
+    let v: Value = serde_json::from_slice(&r.payload).unwrap();
+    assert_eq!(v["limits"]["max_streams"], 0, "{v}");
+    assert_eq!(v["reserved_storage"], 5096, "{v}");
+    let r1 = &v["tiers"]["R1"];
+    assert_eq!(r1["streams"], 2, "{v}");
+    assert_eq!(r1["limits"]["max_streams"], 2, "{v}");
+    assert_eq!(r1["limits"]["storage_max_stream_bytes"], 4096, "{v}");
+}

@@ -154,6 +154,12 @@ pub struct AccountJetStream {
     pub max_consumers: i64,
     pub max_ack_pending: i64,
     pub max_bytes_required: bool,
+    /// Largest `max_bytes` one memory / file stream may ask for; -1 = no limit.
+    pub max_memory_stream_bytes: i64,
+    pub max_store_stream_bytes: i64,
+    /// The tier these limits came from (`R1` from a JWT's `tiered_limits`); `None` for
+    /// account-wide limits.
+    pub tier: Option<String>,
 }
 
 impl AccountJetStream {
@@ -166,6 +172,9 @@ impl AccountJetStream {
             max_consumers: -1,
             max_ack_pending: -1,
             max_bytes_required: false,
+            max_memory_stream_bytes: -1,
+            max_store_stream_bytes: -1,
+            tier: None,
         }
     }
 }
