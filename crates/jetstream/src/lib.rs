@@ -22,6 +22,7 @@ mod persist;
 pub use persist::write_atomic;
 mod advisory;
 mod backup;
+mod direct;
 mod source;
 pub mod stream;
 mod transform;

@@ -424,7 +424,7 @@ impl Stream {
             let weak = Arc::downgrade(self);
             let direct: Handler = Arc::new(move |m: InMsg| match weak.upgrade() {
                 Some(s) => {
-                    crate::api::direct_get(&s, m);
+                    crate::direct::direct_get(&s, m);
                     true
                 }
                 None => false,

@@ -709,3 +709,83 @@ async fn snapshot_and_restore_round_trip() {
     assert_eq!(v["error"]["err_code"], 10062, "{v}");
     assert!(js.get_stream("BAD").await.is_err());
 }
+
+/// Direct get batches and `multi_last`, answered message by message and closed by a
+/// `204 EOB` status carrying what is left, as nats-server answers them.
+#[tokio::test]
+async fn direct_get_batch_and_multi_last() {
+    let dir = temp_dir("js-dget");
+    let (s, js) = js_server(&dir).await;
+    let nc = async_nats::connect(s.url()).await.unwrap();
+    js.create_stream(stream::Config {
+        name: "D".into(),
+        subjects: vec!["d.>".into()],
+        allow_direct: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for i in 0..6 {
+        js.publish(format!("d.{}", i % 3), format!("v{i}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let ask = |body: &'static str| {
+        let nc = nc.clone();
+        async move {
+            let inbox = nc.new_inbox();
+            let mut sub = nc.subscribe(inbox.clone()).await.unwrap();
+            nc.publish_with_reply("$JS.API.DIRECT.GET.D", inbox, body.into())
+                .await
+                .unwrap();
+            let mut out = Vec::new();
+            loop {
+                let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let h = m.headers.clone().unwrap_or_default();
+                let get = |k: &str| h.get(k).map(|v| v.to_string()).unwrap_or_default();
+                if let Some(status) = m.status {
+                    out.push(format!(
+                        "{} np={} last={}",
+                        status.as_u16(),
+                        get("Nats-Num-Pending"),
+                        get("Nats-Last-Sequence")
+                    ));
+                    break;
+                }
+                out.push(format!(
+                    "{}={} np={}",
+                    get("Nats-Sequence"),
+                    String::from_utf8_lossy(&m.payload),
+                    get("Nats-Num-Pending")
+                ));
+            }
+            out
+        }
+    };
+    assert_eq!(
+        ask(r#"{"seq":2,"batch":3}"#).await,
+        vec!["2=v1 np=4", "3=v2 np=3", "4=v3 np=2", "204 np=2 last=4"]
+    );
+    assert_eq!(
+        ask(r#"{"multi_last":["d.*"]}"#).await,
+        vec!["4=v3 np=2", "5=v4 np=1", "6=v5 np=0", "204 np=0 last=6"]
+    );
+    assert_eq!(
+        ask(r#"{"multi_last":["d.0","d.2"],"up_to_seq":4}"#).await,
+        vec!["3=v2 np=1", "4=v3 np=0", "204 np=0 last=4"]
+    );
+    assert_eq!(ask(r#"{"batch":2}"#).await, vec!["408 np= last="]);
+    assert_eq!(
+        ask(r#"{"last_by_subj":"d.1","batch":2}"#).await,
+        vec!["408 np= last="]
+    );
+    assert_eq!(
+        ask(r#"{"multi_last":["x.*"]}"#).await,
+        vec!["404 np= last="]
+    );
+}
