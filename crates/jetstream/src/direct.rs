@@ -50,13 +50,12 @@ impl Request {
             return Err("408 Empty Request");
         }
         let last = !self.last_by_subj.is_empty();
-        let conflicting = (self.seq > 0 && last)
-            || (self.seq > 0 && self.start_time.is_some())
-            || (self.start_time.is_some() && last)
-            || (last && !self.next_by_subj.is_empty())
-            || (last && self.batch > 0)
-            || (last && !self.multi_last.is_empty())
-            || (!self.next_by_subj.is_empty() && !self.multi_last.is_empty())
+        let start = self.start_time.is_some();
+        let next = !self.next_by_subj.is_empty();
+        let multi = !self.multi_last.is_empty();
+        let conflicting = (last && (self.seq > 0 || start || next || self.batch > 0 || multi))
+            || (self.seq > 0 && start)
+            || (next && multi)
             || (self.up_to_seq > 0 && self.up_to_time.is_some());
         if conflicting {
             return Err("408 Bad Request");
