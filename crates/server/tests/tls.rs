@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 
 /// A throwaway PKI in a temporary directory.
 struct Pki {
-    dir: PathBuf,
+    dir: common::TempDir,
     ca: rcgen::Certificate,
     ca_key: KeyPair,
 }

@@ -42,8 +42,12 @@ pub struct TestServer {
     log: Arc<Mutex<Vec<String>>>,
 }
 
-/// A fresh temporary directory under the system temp dir.
-pub fn temp_dir(tag: &str) -> PathBuf {
+/// A fresh temporary directory under the system temp dir, removed with the value.
+pub fn temp_dir(tag: &str) -> TempDir {
+    TempDir(new_dir(tag))
+}
+
+fn new_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "natrium-test-{tag}-{}-{}",
         std::process::id(),
@@ -51,6 +55,29 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A test's directory: a path that is deleted (with everything in it) when dropped.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn rand_suffix() -> u64 {
@@ -63,13 +90,13 @@ fn rand_suffix() -> u64 {
 impl TestServer {
     /// Starts the server with `-p -1` and the given extra arguments.
     pub fn start(args: &[&str]) -> TestServer {
-        let dir = temp_dir("srv");
+        let dir = new_dir("srv");
         Self::start_in(dir, args)
     }
 
     /// Writes `config` to a file in a fresh directory and starts the server with `-c` it.
     pub fn with_config(config: &str, extra: &[&str]) -> TestServer {
-        let dir = temp_dir("cfg");
+        let dir = new_dir("cfg");
         let path = dir.join("server.conf");
         std::fs::write(&path, config).unwrap();
         let mut args = vec!["-c", path.to_str().unwrap()];
