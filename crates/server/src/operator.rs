@@ -329,6 +329,8 @@ pub fn update_claims(
         .is_some();
     debug!("jwt updated - {key}");
     if existed {
+        // New exports and imports take effect at once; connections re-check their user.
+        server.update_account_links(account_config(&acc));
         server.reauth_account(&key);
         return Ok(key);
     }

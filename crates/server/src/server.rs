@@ -57,6 +57,8 @@ pub struct Server {
     /// Each configured account's exports and imports (from the config file or its JWT),
     /// for imports installed after start (accounts pushed to the full resolver).
     account_configs: RwLock<HashMap<String, natrium_config::AccountConfig>>,
+    /// Every import subscription placed, so an account's update can take its own back.
+    import_subs: Mutex<Vec<InstalledImport>>,
     /// The system account's name, unless `no_system_account`.
     pub system_account: Option<String>,
     /// Owner of the server's own subscriptions (imports); never has a socket.
@@ -128,8 +130,9 @@ impl Server {
             .iter()
             .map(|a| (a.name.clone(), a.clone()))
             .collect();
+        let mut import_subs = Vec::new();
         for a in &opts.accounts {
-            install_imports(a, &configs, &accounts, &internal_client);
+            import_subs.extend(install_imports(a, &configs, &accounts, &internal_client));
         }
         if let Some(sys) = system_account.as_ref().and_then(|n| accounts.get(n)) {
             for acc in accounts.values().filter(|a| a.name != sys.name) {
@@ -146,6 +149,7 @@ impl Server {
             global,
             accounts: RwLock::new(accounts),
             account_configs: RwLock::new(configs),
+            import_subs: Mutex::new(import_subs),
             system_account,
             internal_client,
             clients: Mutex::new(HashMap::new()),
@@ -203,15 +207,54 @@ impl Server {
         accounts.insert(cfg.name.clone(), acc.clone());
         let mut configs = self.account_configs.write();
         configs.insert(cfg.name.clone(), cfg.clone());
-        install_imports(&cfg, &configs, &accounts, &self.internal_client);
         if let Some(sys) = self.system_account.as_ref().and_then(|n| accounts.get(n)) {
             install_system_imports(&acc, sys, &self.internal_client);
         }
-        for other in configs.values().filter(|o| o.name != cfg.name) {
+        self.place_imports_of(&cfg.name, &configs, &accounts);
+        (acc, true)
+    }
+
+    /// An account's new exports and imports (an updated account JWT): every import into or
+    /// out of it is taken back and placed again under the new configuration.
+    pub fn update_account_links(&self, cfg: natrium_config::AccountConfig) {
+        let accounts = self.accounts.write();
+        let mut configs = self.account_configs.write();
+        let name = cfg.name.clone();
+        configs.insert(name.clone(), cfg);
+        {
+            let mut subs = self.import_subs.lock();
+            subs.retain(|i| {
+                let touches = i.importer == name || i.exporter == name;
+                if touches {
+                    let _ = i.home.sublist.remove(&i.subject, None, &i.sub);
+                }
+                !touches
+            });
+        }
+        self.place_imports_of(&name, &configs, &accounts);
+    }
+
+    /// Places `name`'s imports and every other account's imports from `name`.
+    fn place_imports_of(
+        &self,
+        name: &str,
+        configs: &HashMap<String, natrium_config::AccountConfig>,
+        accounts: &HashMap<String, Arc<Account>>,
+    ) {
+        let mut placed = Vec::new();
+        if let Some(cfg) = configs.get(name) {
+            placed.extend(install_imports(
+                cfg,
+                configs,
+                accounts,
+                &self.internal_client,
+            ));
+        }
+        for other in configs.values().filter(|o| o.name != name) {
             let waiting: Vec<_> = other
                 .imports
                 .iter()
-                .filter(|i| i.account == cfg.name)
+                .filter(|i| i.account == name)
                 .cloned()
                 .collect();
             if !waiting.is_empty() {
@@ -219,10 +262,15 @@ impl Server {
                     imports: waiting,
                     ..other.clone()
                 };
-                install_imports(&only, &configs, &accounts, &self.internal_client);
+                placed.extend(install_imports(
+                    &only,
+                    configs,
+                    accounts,
+                    &self.internal_client,
+                ));
             }
         }
-        (acc, true)
+        self.import_subs.lock().extend(placed);
     }
 
     /// Asks every client of account `name` to check its credentials again.
@@ -494,14 +542,24 @@ impl Server {
 /// local subject. An import the exporter does not allow (JWT accounts are not checked by
 /// the config loader) is logged and left out; one whose exporter does not exist yet is
 /// installed when it arrives.
+/// One import subscription placed in an account's subject index.
+struct InstalledImport {
+    importer: String,
+    exporter: String,
+    home: Arc<Account>,
+    subject: String,
+    sub: SubRef,
+}
+
 fn install_imports(
     a: &natrium_config::AccountConfig,
     configs: &HashMap<String, natrium_config::AccountConfig>,
     accounts: &HashMap<String, Arc<Account>>,
     owner: &Arc<Client>,
-) {
+) -> Vec<InstalledImport> {
+    let mut placed = Vec::new();
     let Some(importer) = accounts.get(&a.name) else {
-        return;
+        return placed;
     };
     for imp in &a.imports {
         let Some(exporter) = accounts.get(&imp.account) else {
@@ -555,13 +613,21 @@ fn install_imports(
             &subject,
             forward,
         )));
-        if let Err(e) = home.sublist.insert(&subject, None, sub) {
-            error!(
+        match home.sublist.insert(&subject, None, sub.clone()) {
+            Ok(()) => placed.push(InstalledImport {
+                importer: a.name.clone(),
+                exporter: imp.account.clone(),
+                home: home.clone(),
+                subject,
+                sub,
+            }),
+            Err(e) => error!(
                 "Error adding import of {subject:?} into account {}: {e}",
                 a.name
-            );
+            ),
         }
     }
+    placed
 }
 
 /// Mappings as the router applies them (the config loader has validated them).

@@ -670,3 +670,92 @@ async fn tiered_jetstream_limits() {
     assert_eq!(r1["limits"]["max_streams"], 2, "{v}");
     assert_eq!(r1["limits"]["storage_max_stream_bytes"], 4096, "{v}");
 }
+
+async fn delivered(sub: &mut async_nats::Subscriber) -> bool {
+    tokio::time::timeout(Duration::from_millis(300), sub.next())
+        .await
+        .is_ok()
+}
+
+/// An account JWT pushed again with new exports and imports takes effect at once: an import
+/// added later starts flowing, and one removed (or whose export went away) stops.
+#[tokio::test]
+async fn updated_account_jwts_change_imports_live() {
+    let op = KeyPair::new_operator();
+    let (sys, a, b) = (
+        KeyPair::new_account(),
+        KeyPair::new_account(),
+        KeyPair::new_account(),
+    );
+    let op_jwt = sign(
+        &op,
+        json!({"sub": op.public_key(), "name": "OP", "nats": {"type": "operator", "version": 2, "system_account": sys.public_key()}}),
+    );
+    let sys_jwt = account(&op, &sys, "SYS", json!({}));
+    let export = json!({"exports": [{"name": "e", "subject": "events.>", "type": "stream"}]});
+    let a_jwt = account(&op, &a, "A", export.clone());
+    let b_plain = account(&op, &b, "B", json!({}));
+    let dir = common::temp_dir("jwt-links");
+    let config = format!(
+        "operator: {op_jwt}\nresolver: {{ type: full, dir: {:?} }}\nresolver_preload: {{ {}: {sys_jwt}\n {}: {a_jwt}\n {}: {b_plain} }}\n",
+        dir.join("jwt").display().to_string(),
+        sys.public_key(),
+        a.public_key(),
+        b.public_key()
+    );
+    let s = TestServer::with_config(&config, &[]);
+    let admin_user = KeyPair::new_user();
+    let admin = connect_creds(
+        &s.url(),
+        &creds(&user(&sys, &admin_user, json!({})), &admin_user),
+    )
+    .await
+    .unwrap();
+    let push = |jwt: String| {
+        let admin = admin.clone();
+        async move {
+            let m = admin
+                .request("$SYS.REQ.CLAIMS.UPDATE", jwt.into())
+                .await
+                .unwrap();
+            let v: Value = serde_json::from_slice(&m.payload).unwrap();
+            assert_eq!(v["data"]["message"], "jwt updated", "{v}");
+        }
+    };
+    let connect_to = |acc: &KeyPair| {
+        let u = KeyPair::new_user();
+        let c = creds(&user(acc, &u, json!({})), &u);
+        let url = s.url();
+        async move { connect_creds(&url, &c).await.unwrap() }
+    };
+    let (pa, pb) = (connect_to(&a).await, connect_to(&b).await);
+    let mut sub = pb.subscribe("events.x").await.unwrap();
+    sync(&pb).await;
+    pa.publish("events.x", "1".into()).await.unwrap();
+    sync(&pa).await;
+    assert!(!delivered(&mut sub).await, "no import yet");
+
+    // B imports A's stream: it flows without a restart or reconnect.
+    let b_importing = account(
+        &op,
+        &b,
+        "B",
+        json!({"imports": [{"name": "e", "subject": "events.>", "account": a.public_key(), "type": "stream"}]}),
+    );
+    push(b_importing).await;
+    pa.publish("events.x", "2".into()).await.unwrap();
+    sync(&pa).await;
+    assert!(delivered(&mut sub).await, "import added");
+
+    // A withdraws the export: the import stops.
+    push(account(&op, &a, "A", json!({}))).await;
+    pa.publish("events.x", "3".into()).await.unwrap();
+    sync(&pa).await;
+    assert!(!delivered(&mut sub).await, "export withdrawn");
+
+    // And it comes back with the export.
+    push(account(&op, &a, "A", export)).await;
+    pa.publish("events.x", "4".into()).await.unwrap();
+    sync(&pa).await;
+    assert!(delivered(&mut sub).await, "export restored");
+}
