@@ -212,11 +212,9 @@ fn account_info(js: &JetStream) -> Reply {
         }
     }
     // With tiered limits the account-wide limits read as zero and the tier carries them.
-    let (limits, tiers) = match &js.cfg.limits.tier {
-        None => (
-            serde_json::to_value(&js.cfg.limits).unwrap_or_default(),
-            None,
-        ),
+    let limits_now = js.limits();
+    let (limits, tiers) = match &limits_now.tier {
+        None => (serde_json::to_value(&limits_now).unwrap_or_default(), None),
         Some(tier) => {
             let zero = crate::AccountLimits {
                 max_memory: 0,
@@ -236,7 +234,7 @@ fn account_info(js: &JetStream) -> Reply {
                 "reserved_storage": reserved_file,
                 "streams": streams,
                 "consumers": consumers,
-                "limits": js.cfg.limits,
+                "limits": limits_now,
             }});
             (serde_json::to_value(&zero).unwrap_or_default(), Some(t))
         }
@@ -287,7 +285,7 @@ fn stream_config_from(name: &str, p: &[u8]) -> Result<StreamConfig, ApiError> {
 /// A stream may not promise more bytes than the server's `max_memory_store` /
 /// `max_file_store` (when set).
 fn check_resources(js: &JetStream, cfg: &StreamConfig) -> Result<(), ApiError> {
-    let lim = &js.cfg.limits;
+    let lim = &js.limits();
     if lim.max_bytes_required && cfg.max_bytes <= 0 {
         return Err(e::JS_STREAM_MAX_BYTES_REQUIRED.err());
     }
@@ -498,7 +496,7 @@ fn stream_create(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
         }
         return Err(e::JS_STREAM_NAME_EXIST.err());
     }
-    let max_streams = js.cfg.limits.max_streams;
+    let max_streams = js.limits().max_streams;
     if max_streams > 0 && js.streams().len() as i64 >= max_streams {
         return Err(e::JS_MAXIMUM_STREAMS_LIMIT.err());
     }
@@ -821,7 +819,7 @@ fn consumer_create(
         return Err(e::JS_CONSUMER_MAX_PENDING_ACK_EXCESS.with(slim.max_ack_pending));
     }
     // The account's max_ack_pending is the default and the ceiling after the stream's.
-    let alim = js.cfg.limits.max_ack_pending;
+    let alim = js.limits().max_ack_pending;
     if alim > 0 {
         if cfg.max_ack_pending == 0 && cfg.ack_policy != AckPolicy::None {
             cfg.max_ack_pending = alim;
@@ -870,7 +868,7 @@ fn consumer_create(
     if scfg.max_consumers > 0 && s.consumer_count() as i64 >= scfg.max_consumers {
         return Err(e::JS_MAXIMUM_CONSUMERS_LIMIT.err());
     }
-    let max_consumers = js.cfg.limits.max_consumers;
+    let max_consumers = js.limits().max_consumers;
     if max_consumers > 0 && js.usage().3 as i64 >= max_consumers {
         return Err(e::JS_MAXIMUM_CONSUMERS_LIMIT.err());
     }

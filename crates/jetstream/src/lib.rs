@@ -171,6 +171,8 @@ pub struct JetStream {
     pub api_total: AtomicU64,
     pub api_errors: AtomicU64,
     subs: parking_lot::Mutex<Vec<u64>>,
+    /// The account's limits in force (`cfg.limits` until an account update replaces them).
+    limits: RwLock<AccountLimits>,
 }
 
 impl JetStream {
@@ -180,6 +182,7 @@ impl JetStream {
         std::fs::create_dir_all(cfg.store_dir.join(&cfg.account).join("streams"))
             .map_err(|e| format!("can not create store directory: {e}"))?;
         let js = Arc::new(JetStream {
+            limits: RwLock::new(cfg.limits.clone()),
             cfg,
             outlet,
             streams: RwLock::new(BTreeMap::new()),
@@ -220,6 +223,16 @@ impl JetStream {
         ];
         *js.subs.lock() = ids;
         Ok(js)
+    }
+
+    /// The account's JetStream limits in force.
+    pub fn limits(&self) -> AccountLimits {
+        self.limits.read().clone()
+    }
+
+    /// Replaces the account's limits (an updated account JWT); existing streams stay.
+    pub fn set_limits(&self, limits: AccountLimits) {
+        *self.limits.write() = limits;
     }
 
     pub fn outlet(&self) -> &Arc<dyn Outlet> {

@@ -968,9 +968,10 @@ impl Stream {
     /// account's usage (a lower bound of the server's).
     fn check_storage_limits(&self, cfg: &StreamConfig, size: usize) -> Result<(), ApiError> {
         let Some(js) = self.js() else { return Ok(()) };
+        let lim = js.limits();
         let (account, server) = match cfg.storage {
-            Storage::Memory => (js.cfg.limits.max_memory, js.cfg.max_memory),
-            Storage::File => (js.cfg.limits.max_storage, js.cfg.max_store),
+            Storage::Memory => (lim.max_memory, js.cfg.max_memory),
+            Storage::File => (lim.max_storage, js.cfg.max_store),
         };
         if account < 0 && server <= 0 {
             return Ok(());

@@ -49,7 +49,10 @@ pub struct Account {
     /// JetStream limits from the account's `jetstream` key, if it has one.
     pub jetstream_limits: Option<AccountJetStream>,
     /// Subject mappings applied to what the account's clients publish, first match wins.
-    pub mappings: Vec<natrium_sublist::WeightedMapping>,
+    /// Subject mappings, replaced when an account JWT is updated; `has_mappings` lets a
+    /// publish skip the lock when there are none.
+    mappings: parking_lot::RwLock<Vec<natrium_sublist::WeightedMapping>>,
+    has_mappings: std::sync::atomic::AtomicBool,
     /// This account's JetStream, when it is enabled for it.
     pub jetstream: OnceLock<Arc<natrium_jetstream::JetStream>>,
     /// `_R_.<random>.`: replies of requests that reached this account through a service
@@ -118,7 +121,8 @@ impl Account {
             stats: Counters::default(),
             connections: AtomicU64::new(0),
             jetstream_limits,
-            mappings: Vec::new(),
+            mappings: parking_lot::RwLock::new(Vec::new()),
+            has_mappings: std::sync::atomic::AtomicBool::new(false),
             jetstream: OnceLock::new(),
             response_prefix: format!("{RESPONSE_PREFIX}{}.", random_token(6)),
             responses: Mutex::new(Responses::default()),
@@ -129,7 +133,10 @@ impl Account {
     /// when a weighted mapping drops it.
     pub fn map_subject<'a>(&self, subject: &'a str) -> Option<std::borrow::Cow<'a, str>> {
         use natrium_sublist::Choice;
-        for m in &self.mappings {
+        if !self.has_mappings.load(std::sync::atomic::Ordering::Relaxed) {
+            return Some(std::borrow::Cow::Borrowed(subject));
+        }
+        for m in self.mappings.read().iter() {
             match m.choose(subject, rand::random_range(0..100)) {
                 Choice::NoMatch => continue,
                 Choice::Mapped(s) => return Some(std::borrow::Cow::Owned(s)),
@@ -137,6 +144,14 @@ impl Account {
             }
         }
         Some(std::borrow::Cow::Borrowed(subject))
+    }
+
+    /// Replaces the account's subject mappings.
+    pub fn set_mappings(&self, list: Vec<natrium_sublist::WeightedMapping>) {
+        let has = !list.is_empty();
+        *self.mappings.write() = list;
+        self.has_mappings
+            .store(has, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// True when this account's configuration enables JetStream for it.

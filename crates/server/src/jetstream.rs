@@ -113,17 +113,7 @@ pub fn enable_account(
     let limits = acc
         .jetstream_limits
         .as_ref()
-        .map(|l| AccountLimits {
-            max_memory: l.max_memory,
-            max_storage: l.max_store,
-            max_streams: l.max_streams,
-            max_consumers: l.max_consumers,
-            max_ack_pending: l.max_ack_pending,
-            max_bytes_required: l.max_bytes_required,
-            memory_max_stream_bytes: l.max_memory_stream_bytes,
-            storage_max_stream_bytes: l.max_store_stream_bytes,
-            tier: l.tier.clone(),
-        })
+        .map(account_limits)
         .unwrap_or_default();
     let cfg = Config {
         store_dir: store_dir(opts),
@@ -543,4 +533,19 @@ fn stream_detail(
         }
     }
     d
+}
+
+/// An account's JetStream limits as the JetStream layer takes them.
+pub fn account_limits(l: &natrium_config::AccountJetStream) -> AccountLimits {
+    AccountLimits {
+        max_memory: l.max_memory,
+        max_storage: l.max_store,
+        max_streams: l.max_streams,
+        max_consumers: l.max_consumers,
+        max_ack_pending: l.max_ack_pending,
+        max_bytes_required: l.max_bytes_required,
+        memory_max_stream_bytes: l.max_memory_stream_bytes,
+        storage_max_stream_bytes: l.max_store_stream_bytes,
+        tier: l.tier.clone(),
+    }
 }

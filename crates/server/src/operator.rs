@@ -329,8 +329,15 @@ pub fn update_claims(
         .is_some();
     debug!("jwt updated - {key}");
     if existed {
-        // New exports and imports take effect at once; connections re-check their user.
-        server.update_account_links(account_config(&acc));
+        // New exports, imports, mappings and JetStream limits take effect at once;
+        // connections re-check their user.
+        let cfg = account_config(&acc);
+        if let (Some(account), Some(js_cfg)) = (server.account(&key), cfg.jetstream.as_ref()) {
+            if let Some(js) = account.jetstream.get() {
+                js.set_limits(crate::jetstream::account_limits(js_cfg));
+            }
+        }
+        server.update_account_links(cfg);
         server.reauth_account(&key);
         return Ok(key);
     }

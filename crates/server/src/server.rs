@@ -102,13 +102,13 @@ impl Server {
         let id = server_info::new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         let cache = !opts.disable_sublist_cache;
-        let mut global = Account::new(GLOBAL_ACCOUNT, cache, None);
-        global.mappings = compile_mappings(&opts.mappings);
+        let global = Account::new(GLOBAL_ACCOUNT, cache, None);
+        global.set_mappings(compile_mappings(&opts.mappings));
         let global = Arc::new(global);
         let mut accounts = HashMap::from([(GLOBAL_ACCOUNT.to_string(), global.clone())]);
         for a in &opts.accounts {
-            let mut acc = Account::new(&a.name, cache, a.jetstream.clone());
-            acc.mappings = compile_mappings(&a.mappings);
+            let acc = Account::new(&a.name, cache, a.jetstream.clone());
+            acc.set_mappings(compile_mappings(&a.mappings));
             accounts.insert(a.name.clone(), Arc::new(acc));
         }
         let system_account = if opts.no_system_account {
@@ -200,8 +200,8 @@ impl Server {
             return (existing, false);
         }
         let cache = !self.options().disable_sublist_cache;
-        let mut acc = Account::new(&cfg.name, cache, cfg.jetstream.clone());
-        acc.mappings = compile_mappings(&cfg.mappings);
+        let acc = Account::new(&cfg.name, cache, cfg.jetstream.clone());
+        acc.set_mappings(compile_mappings(&cfg.mappings));
         let acc = Arc::new(acc);
         let mut accounts = self.accounts.write();
         accounts.insert(cfg.name.clone(), acc.clone());
@@ -220,6 +220,9 @@ impl Server {
         let accounts = self.accounts.write();
         let mut configs = self.account_configs.write();
         let name = cfg.name.clone();
+        if let Some(acc) = accounts.get(&name) {
+            acc.set_mappings(compile_mappings(&cfg.mappings));
+        }
         configs.insert(name.clone(), cfg);
         {
             let mut subs = self.import_subs.lock();

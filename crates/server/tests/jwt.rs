@@ -754,8 +754,19 @@ async fn updated_account_jwts_change_imports_live() {
     assert!(!delivered(&mut sub).await, "export withdrawn");
 
     // And it comes back with the export.
-    push(account(&op, &a, "A", export)).await;
+    push(account(&op, &a, "A", export.clone())).await;
     pa.publish("events.x", "4".into()).await.unwrap();
     sync(&pa).await;
     assert!(delivered(&mut sub).await, "export restored");
+
+    // Mappings follow the JWT too: A maps `alias` onto the exported subject.
+    let mut mapped = export;
+    mapped["mappings"] = json!({"alias": [{"subject": "events.x", "weight": 100}]});
+    pa.publish("alias", "5".into()).await.unwrap();
+    sync(&pa).await;
+    assert!(!delivered(&mut sub).await, "no mapping yet");
+    push(account(&op, &a, "A", mapped)).await;
+    pa.publish("alias", "6".into()).await.unwrap();
+    sync(&pa).await;
+    assert!(delivered(&mut sub).await, "mapping added");
 }
