@@ -15,6 +15,8 @@ const CONSUMER_PAUSE: &str = "io.nats.jetstream.advisory.v1.consumer_pause";
 const MAX_DELIVER: &str = "io.nats.jetstream.advisory.v1.max_deliver";
 const NAK: &str = "io.nats.jetstream.advisory.v1.nak";
 const TERMINATED: &str = "io.nats.jetstream.advisory.v1.terminated";
+const GROUP_PINNED: &str = "io.nats.jetstream.advisory.v1.consumer_group_pinned";
+const GROUP_UNPINNED: &str = "io.nats.jetstream.advisory.v1.consumer_group_unpinned";
 const ACK_METRIC: &str = "io.nats.jetstream.metric.v1.consumer_ack";
 
 /// What happened to a stream or consumer.
@@ -90,6 +92,20 @@ pub fn consumer_action(js: &JetStream, stream: &str, consumer: &str, action: Act
         CONSUMER_ACTION,
         json!({ "stream": stream, "consumer": consumer, "action": action.word() }),
     );
+}
+
+/// A priority group of a `pinned_client` consumer picked a new pinned client.
+pub fn group_pinned(js: &JetStream, stream: &str, consumer: &str, group: &str, pin_id: &str) {
+    let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.PINNED.{stream}.{consumer}");
+    let fields = json!({ "stream": stream, "consumer": consumer, "group": group, "pinned_id": pin_id });
+    send(js, &subject, GROUP_PINNED, fields);
+}
+
+/// A pin was lost; `reason` is `admin` (UNPIN request) or `timeout` (no pull in time).
+pub fn group_unpinned(js: &JetStream, stream: &str, consumer: &str, group: &str, reason: &str) {
+    let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.{stream}.{consumer}");
+    let fields = json!({ "stream": stream, "consumer": consumer, "group": group, "reason": reason });
+    send(js, &subject, GROUP_UNPINNED, fields);
 }
 
 /// `until` is the pause deadline in unix nanos, 0 when resumed.

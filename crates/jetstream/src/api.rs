@@ -54,6 +54,7 @@ pub fn dispatch(js: Arc<JetStream>, m: InMsg) -> bool {
         js.count_api(result.is_err());
         let body = match result {
             Ok(b) => b,
+            Err(err) if kind == "consumer_reset_response" => consumer::reset_error_body(&err),
             Err(err) => error_response(kind, &err),
         };
         js.outlet().publish(&reply, None, None, Bytes::from(body));
@@ -109,6 +110,7 @@ pub enum NotEnabled {
 pub fn not_enabled(subject: &str) -> NotEnabled {
     if subject.starts_with("$JS.API.DIRECT.GET.")
         || subject.starts_with("$JS.API.CONSUMER.MSG.NEXT.")
+        || subject.starts_with("$JS.API.CONSUMER.RESET.")
     {
         return NotEnabled::Decline;
     }
@@ -144,6 +146,8 @@ fn kind_of(rest: &[&str]) -> Option<&'static str> {
         ["CONSUMER", "LIST", _] => "consumer_list_response",
         ["CONSUMER", "PAUSE", _, _] => "consumer_pause_response",
         ["CONSUMER", "MSG", "NEXT", _, _] => "consumer_getnext_response",
+        ["CONSUMER", "UNPIN", _, _] => "consumer_unpin_response",
+        ["CONSUMER", "RESET", _, _] => "consumer_reset_response",
         ["STREAM", "LEADER", "STEPDOWN", _]
         | ["CONSUMER", "LEADER", "STEPDOWN", _, _]
         | ["META", ..]
@@ -191,6 +195,10 @@ fn handle(js: &Arc<JetStream>, m: &InMsg) -> (&'static str, Reply) {
         ["CONSUMER", "LIST", stream] => consumer_list(js, stream, p),
         ["CONSUMER", "PAUSE", stream, name] => consumer_pause(js, stream, name, p),
         ["CONSUMER", "MSG", "NEXT", stream, name] => msg_next(js, stream, name, m),
+        ["CONSUMER", "UNPIN", stream, name] => crate::priority::unpin_request(js, stream, name, p),
+        ["CONSUMER", "RESET", stream, name] => {
+            consumer::reset_request(js, stream, name, p).unwrap_or(Err(NO_REPLY))
+        }
         _ => Err(e::JS_CLUSTER_NOT_ACTIVE.err()),
     };
     (kind, result)
@@ -915,6 +923,7 @@ fn validate_consumer(s: &Stream, cfg: &ConsumerConfig) -> Result<(), ApiError> {
     {
         return Err(e::JS_CONSUMER_MAX_DELIVER_BACKOFF.err());
     }
+    crate::priority::validate(cfg)?;
     if s.config().retention == Retention::WorkQueue {
         if cfg.ack_policy != AckPolicy::Explicit {
             return Err(e::JS_CONSUMER_WQ_REQUIRES_EXPLICIT_ACK.err());

@@ -23,12 +23,16 @@ use crate::advisory;
 use crate::errors::{self as e, ApiError};
 use crate::headers as h;
 use crate::persist;
+use crate::priority::{self, Pin, PullGroup};
 use crate::stream::Stream;
 use crate::types::{
-    rfc3339, AckPolicy, ClusterInfo, ConsumerConfig, ConsumerInfo, DeliverPolicy, Retention,
-    SequenceInfo,
+    rfc3339, AckPolicy, ClusterInfo, ConsumerConfig, ConsumerInfo, DeliverPolicy,
+    PriorityGroupState, PriorityPolicy, Retention, SequenceInfo,
 };
 use crate::JetStream;
+
+mod reset;
+pub(crate) use reset::{reset_error_body, reset_request};
 
 pub const DEFAULT_ACK_WAIT_NS: i64 = 30_000_000_000;
 pub const DEFAULT_MAX_ACK_PENDING: i64 = 1000;
@@ -41,15 +45,17 @@ const STATE_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A waiting pull request.
 #[derive(Debug)]
-struct PullRequest {
-    reply: String,
-    batch: i64,
-    max_bytes: i64,
-    expires: Option<Instant>,
-    no_wait: bool,
-    heartbeat: Option<Duration>,
-    next_heartbeat: Option<Instant>,
-    delivered: i64,
+pub(crate) struct PullRequest {
+    pub(crate) reply: String,
+    pub(crate) batch: i64,
+    pub(crate) max_bytes: i64,
+    pub(crate) expires: Option<Instant>,
+    pub(crate) no_wait: bool,
+    pub(crate) heartbeat: Option<Duration>,
+    pub(crate) next_heartbeat: Option<Instant>,
+    pub(crate) delivered: i64,
+    /// The priority fields; `None` for a bare batch size (not a JSON request).
+    pub(crate) group: Option<PullGroup>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +81,8 @@ struct Runtime {
     last_ack_ns: i64,
     last_activity: Instant,
     next_push_heartbeat: Option<Instant>,
+    /// The pinned client of a `pinned_client` consumer (not persisted, as in nats-server).
+    pin: Option<Pin>,
     /// Deliveries or acks not yet written to the consumer store.
     dirty: bool,
     last_flush: Instant,
@@ -137,6 +145,7 @@ pub fn normalize(cfg: &mut ConsumerConfig) {
     if !cfg.durable_name.is_empty() && cfg.name.is_empty() {
         cfg.name = cfg.durable_name.clone();
     }
+    priority::normalize(cfg);
 }
 
 impl Consumer {
@@ -191,6 +200,7 @@ impl Consumer {
             last_ack_ns: 0,
             last_activity: now,
             next_push_heartbeat: None,
+            pin: None,
             dirty: false,
             last_flush: now,
         };
@@ -414,6 +424,13 @@ impl Consumer {
             );
             return Ok(());
         }
+        let group = req.is_json.then_some(req.group);
+        if let Err(st) = priority::check_request(&self.config, group.as_ref(), rt.pin.as_mut(), now)
+        {
+            drop(rt);
+            self.status(reply, st, &[]);
+            return Ok(());
+        }
         if self.config.max_waiting > 0 && rt.waiting.len() as i64 >= self.config.max_waiting {
             drop(rt);
             self.status(reply, "409 Exceeded MaxWaiting", &[]);
@@ -421,7 +438,7 @@ impl Consumer {
         }
         let heartbeat =
             (req.idle_heartbeat > 0).then(|| Duration::from_nanos(req.idle_heartbeat as u64));
-        rt.waiting.push_back(PullRequest {
+        let pull = PullRequest {
             reply: reply.to_string(),
             batch: req.batch.max(1),
             max_bytes: req.max_bytes,
@@ -430,7 +447,9 @@ impl Consumer {
             heartbeat,
             next_heartbeat: heartbeat.map(|hb| now + hb),
             delivered: 0,
-        });
+            group,
+        };
+        priority::enqueue(self.config.priority_policy, &mut rt.waiting, pull);
         drop(rt);
         self.notify();
         Ok(())
@@ -458,6 +477,13 @@ impl Consumer {
         let mut outs = Vec::new();
         let mut rt = self.rt.lock();
         self.expire_requests(&stream, &mut rt, now, &mut outs);
+        if rt.pin.as_ref().is_some_and(|p| p.lapses <= now) {
+            let pin = rt.pin.take().expect("checked");
+            if let Some(js) = stream.js() {
+                let (s, c) = (&self.stream_name, &self.name);
+                advisory::group_unpinned(&js, s, c, &pin.group, "timeout");
+            }
+        }
         let due: Vec<u64> = rt
             .pending
             .iter()
@@ -669,6 +695,9 @@ impl Consumer {
         if let Some(t) = rt.next_push_heartbeat {
             consider(t);
         }
+        if let Some(pin) = &rt.pin {
+            consider(pin.lapses);
+        }
         let paused = self.pause_remaining_ns();
         if paused > 0 {
             consider(Instant::now() + Duration::from_nanos(paused as u64));
@@ -710,6 +739,7 @@ impl Consumer {
     }
 
     /// Delivers one message if a target and a message are available; false otherwise.
+    /// `pending_count` caches, across one pump, how many messages are not yet delivered.
     fn deliver_one(
         &self,
         stream: &Stream,
@@ -719,14 +749,9 @@ impl Consumer {
         pending_count: &mut Option<u64>,
     ) -> bool {
         let cfg = &self.config;
-        // Where would it go?
-        let route = if cfg.is_pull() {
-            while rt.waiting.front().is_some_and(|r| r.batch <= r.delivered) {
-                rt.waiting.pop_front();
-            }
-            match rt.waiting.front() {
-                Some(r) => r.reply.clone(),
-                None => return false,
+        if cfg.is_pull() {
+            if rt.waiting.is_empty() {
+                return false;
             }
         } else {
             let interest = stream
@@ -735,41 +760,11 @@ impl Consumer {
             if !interest {
                 return false;
             }
-            cfg.deliver_subject.clone()
-        };
-        // Which message?
-        let (msg, deliveries) = if let Some(sseq) = rt.redeliver.pop_first() {
-            let Some(p) = rt.pending.get(&sseq).copied() else {
-                return true;
-            };
-            match stream.store.load_msg(sseq) {
-                Ok(m) => (m, p.deliveries + 1),
-                Err(_) => {
-                    rt.pending.remove(&sseq);
-                    return true;
-                }
-            }
-        } else {
-            if cfg.ack_policy != AckPolicy::None
-                && cfg.max_ack_pending > 0
-                && rt.pending.len() as i64 >= cfg.max_ack_pending
-            {
-                return false;
-            }
-            if let Some(sseq) = rt.preload.pop_front() {
-                match stream.store.load_msg(sseq) {
-                    Ok(m) => (m, 1),
-                    Err(_) => return true,
-                }
-            } else {
-                match self.load_next(stream, rt.next_sseq) {
-                    Some(m) => {
-                        rt.next_sseq = m.seq + 1;
-                        (m, 1)
-                    }
-                    None => return false,
-                }
-            }
+        }
+        let (msg, deliveries, from) = match self.take_next(stream, rt) {
+            Next::Msg(m, d, from) => (m, d, from),
+            Next::Skip => return true,
+            Next::Nothing => return false,
         };
         if cfg.max_deliver > 0 && deliveries > cfg.max_deliver as u64 {
             rt.pending.remove(&msg.seq);
@@ -779,75 +774,36 @@ impl Consumer {
             }
             return true;
         }
+        let is_new = from != Origin::Redeliver;
+        // The count includes this message when it is new (it is not delivered yet).
+        let pending_before = *pending_count
+            .get_or_insert_with(|| self.num_pending_locked(stream, rt) + u64::from(is_new));
         let size = msg.payload.len() + msg.headers.as_ref().map_or(0, |h| h.len());
-        if cfg.is_pull() {
-            let req = rt.waiting.front_mut().expect("checked above");
-            if req.max_bytes > 0 && size as i64 > req.max_bytes {
-                let reply = req.reply.clone();
-                rt.waiting.pop_front();
-                outs.push(status_out(&reply, "409 Message Size Exceeds MaxBytes", &[]));
-                // Put the message back for the next request.
-                if deliveries > 1 {
-                    rt.redeliver.insert(msg.seq);
-                } else {
-                    rt.next_sseq = msg.seq;
+        let route = if cfg.is_pull() {
+            match self.pull_target(stream, rt, now, size, pending_before, outs) {
+                Target::Reply(r) => r,
+                // The chosen request could not take it; another may.
+                Target::Retry => {
+                    put_back(rt, msg.seq, from);
+                    return true;
                 }
-                return true;
+                Target::Nobody => {
+                    put_back(rt, msg.seq, from);
+                    return false;
+                }
             }
-            req.delivered += 1;
-            if req.max_bytes > 0 {
-                req.max_bytes -= size as i64;
-            }
-            if let Some(hb) = req.heartbeat {
-                req.next_heartbeat = Some(now + hb);
-            }
-        }
-        rt.delivered.consumer += 1;
-        let dseq = rt.delivered.consumer;
-        rt.delivered.stream = rt.delivered.stream.max(msg.seq);
-        let pending_after = match pending_count {
-            Some(n) => {
-                *n = n.saturating_sub(1);
-                *n
-            }
-            None => {
-                let n = self.num_pending_locked(stream, rt);
-                *pending_count = Some(n);
-                n
-            }
-        };
-        let ts_now = store::now_nanos();
-        rt.last_delivered_ns = ts_now;
-        if deliveries > 1 {
-            rt.num_redelivered += u64::from(deliveries == 2);
-        }
-        if cfg.ack_policy == AckPolicy::None {
-            rt.ack_floor = rt.delivered;
         } else {
-            let wait = self.ack_wait_for(deliveries);
-            rt.pending.insert(
-                msg.seq,
-                PendingMsg {
-                    dseq,
-                    deliveries,
-                    delivered_ns: store::now_nanos(),
-                    deadline: now + wait,
-                },
-            );
-        }
-        rt.dirty = true;
-        if !cfg.is_pull() {
-            if let Some(hb) =
-                (cfg.idle_heartbeat > 0).then(|| Duration::from_nanos(cfg.idle_heartbeat as u64))
-            {
-                rt.next_push_heartbeat = Some(now + hb);
-            }
-        }
+            cfg.deliver_subject.clone()
+        };
+        let pending_after = pending_before - u64::from(is_new);
+        *pending_count = Some(pending_after);
+        self.record_delivery(rt, now, msg.seq, deliveries);
+        let dseq = rt.delivered.consumer;
         let reply = format!(
             "$JS.ACK.{}.{}.{}.{}.{}.{}.{}",
             self.stream_name, self.name, deliveries, msg.seq, dseq, msg.ts, pending_after
         );
-        let (headers, payload) = if cfg.headers_only {
+        let (mut headers, payload) = if cfg.headers_only {
             let size = msg.payload.len().to_string();
             (
                 Some(h::append(
@@ -859,6 +815,11 @@ impl Consumer {
         } else {
             (msg.headers.clone(), msg.payload.clone())
         };
+        if cfg.priority_policy == PriorityPolicy::PinnedClient {
+            // Every delivery names the pin, so a client learns it from its first message.
+            let id = rt.pin.as_ref().map_or("", |p| p.id.as_str());
+            headers = Some(h::append(headers.as_deref(), &[(h::PIN_ID, id)]));
+        }
         outs.push(Out {
             route,
             subject: msg.subject.to_string(),
@@ -867,6 +828,143 @@ impl Consumer {
             payload,
         });
         true
+    }
+
+    /// Takes the next message to deliver: a redelivery first, then the start-up queue, then
+    /// the stream.
+    fn take_next(&self, stream: &Stream, rt: &mut Runtime) -> Next {
+        let cfg = &self.config;
+        if let Some(sseq) = rt.redeliver.pop_first() {
+            let Some(p) = rt.pending.get(&sseq).copied() else {
+                return Next::Skip;
+            };
+            return match stream.store.load_msg(sseq) {
+                Ok(m) => Next::Msg(m, p.deliveries + 1, Origin::Redeliver),
+                Err(_) => {
+                    rt.pending.remove(&sseq);
+                    Next::Skip
+                }
+            };
+        }
+        if cfg.ack_policy != AckPolicy::None
+            && cfg.max_ack_pending > 0
+            && rt.pending.len() as i64 >= cfg.max_ack_pending
+        {
+            return Next::Nothing;
+        }
+        if let Some(sseq) = rt.preload.pop_front() {
+            return match stream.store.load_msg(sseq) {
+                Ok(m) => Next::Msg(m, 1, Origin::Preload),
+                Err(_) => Next::Skip,
+            };
+        }
+        match self.load_next(stream, rt.next_sseq) {
+            Some(m) => {
+                rt.next_sseq = m.seq + 1;
+                Next::Msg(m, 1, Origin::Stream)
+            }
+            None => Next::Nothing,
+        }
+    }
+
+    /// Chooses the waiting request for a message of `size` bytes and counts the delivery
+    /// against it; a request that takes the pin gets it here.
+    fn pull_target(
+        &self,
+        stream: &Stream,
+        rt: &mut Runtime,
+        now: Instant,
+        size: usize,
+        num_pending: u64,
+        outs: &mut Vec<Out>,
+    ) -> Target {
+        let policy = self.config.priority_policy;
+        let counts = priority::Counts {
+            num_pending,
+            ack_pending: rt.pending.len(),
+        };
+        let mut rejected = Vec::new();
+        let choice = priority::choose(
+            policy,
+            &mut rt.waiting,
+            rt.pin.as_ref(),
+            &counts,
+            &mut rejected,
+        );
+        for (reply, n, b) in rejected {
+            let (n, b) = (n.to_string(), b.to_string());
+            let pairs = [("Nats-Pending-Messages", n.as_str()), ("Nats-Pending-Bytes", &b)];
+            outs.push(status_out(&reply, "423 Nats-Wrong-Pin-Id", &pairs));
+        }
+        let Some(choice) = choice else {
+            return Target::Nobody;
+        };
+        let req = &mut rt.waiting[choice.index];
+        if req.max_bytes > 0 && size as i64 > req.max_bytes {
+            let reply = req.reply.clone();
+            rt.waiting.remove(choice.index);
+            outs.push(status_out(&reply, "409 Message Size Exceeds MaxBytes", &[]));
+            return Target::Retry;
+        }
+        req.delivered += 1;
+        if req.max_bytes > 0 {
+            req.max_bytes -= size as i64;
+        }
+        if let Some(hb) = req.heartbeat {
+            req.next_heartbeat = Some(now + hb);
+        }
+        let reply = req.reply.clone();
+        let done = req.delivered >= req.batch;
+        if choice.takes_pin {
+            if let Some(g) = req.group.as_mut() {
+                let pin = priority::new_pin(&self.config, &g.group, now, store::now_nanos());
+                // Later messages for this same request go to the new pin holder.
+                g.id = pin.id.clone();
+                if let Some(js) = stream.js() {
+                    let (s, c) = (&self.stream_name, &self.name);
+                    advisory::group_pinned(&js, s, c, &pin.group, &pin.id);
+                }
+                rt.pin = Some(pin);
+            }
+        }
+        if done {
+            rt.waiting.remove(choice.index);
+        } else {
+            priority::requeue(policy, &mut rt.waiting, choice.index);
+        }
+        Target::Reply(reply)
+    }
+
+    /// Records the delivery of stream sequence `sseq` (consumer sequence, pending entry).
+    fn record_delivery(&self, rt: &mut Runtime, now: Instant, sseq: u64, deliveries: u64) {
+        let cfg = &self.config;
+        rt.delivered.consumer += 1;
+        let dseq = rt.delivered.consumer;
+        rt.delivered.stream = rt.delivered.stream.max(sseq);
+        let ts_now = store::now_nanos();
+        rt.last_delivered_ns = ts_now;
+        if deliveries > 1 {
+            rt.num_redelivered += u64::from(deliveries == 2);
+        }
+        if cfg.ack_policy == AckPolicy::None {
+            rt.ack_floor = rt.delivered;
+        } else {
+            let wait = self.ack_wait_for(deliveries);
+            rt.pending.insert(
+                sseq,
+                PendingMsg {
+                    dseq,
+                    deliveries,
+                    delivered_ns: ts_now,
+                    deadline: now + wait,
+                },
+            );
+        }
+        rt.dirty = true;
+        if !cfg.is_pull() && cfg.idle_heartbeat > 0 {
+            let hb = Duration::from_nanos(cfg.idle_heartbeat as u64);
+            rt.next_push_heartbeat = Some(now + hb);
+        }
     }
 
     fn ack_wait_for(&self, deliveries: u64) -> Duration {
@@ -1032,6 +1130,14 @@ impl Consumer {
         acked
     }
 
+    /// Drops the pin (`$JS.API.CONSUMER.UNPIN`): the next message picks a new pinned client
+    /// among the waiting requests. The caller has checked `group` is the consumer's.
+    pub fn unpin(&self, js: &JetStream, group: &str) {
+        self.rt.lock().pin = None;
+        advisory::group_unpinned(js, &self.stream_name, &self.name, group, "admin");
+        self.notify();
+    }
+
     /// Pauses delivery until `until` (unix ns; 0 or past resumes). Returns the new value.
     pub fn pause(&self, until: i64) -> i64 {
         let until = if until > store::now_nanos() { until } else { 0 };
@@ -1081,7 +1187,54 @@ impl Consumer {
             paused: self.pause_remaining_ns() > 0,
             pause_remaining: self.pause_remaining_ns(),
             ts: rfc3339(store::now_nanos()),
+            priority_groups: self
+                .config
+                .priority_groups
+                .first()
+                .map(|group| PriorityGroupState {
+                    group: group.clone(),
+                    pinned_client_id: rt.pin.as_ref().map(|p| p.id.clone()).unwrap_or_default(),
+                    pinned_ts: rfc3339(rt.pin.as_ref().map_or(0, |p| p.ts_ns)),
+                })
+                .into_iter()
+                .collect(),
         }
+    }
+}
+
+/// Where a message to deliver came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Redeliver,
+    Preload,
+    Stream,
+}
+
+/// The outcome of [`Consumer::take_next`].
+enum Next {
+    Msg(StoredMsg, u64, Origin),
+    /// A message that is gone was skipped; look again.
+    Skip,
+    Nothing,
+}
+
+/// The outcome of [`Consumer::pull_target`].
+enum Target {
+    Reply(String),
+    /// The chosen request was ended (message too large for it).
+    Retry,
+    /// No waiting request may take a message now.
+    Nobody,
+}
+
+/// Returns a taken message to where it came from, to be taken again next time.
+fn put_back(rt: &mut Runtime, sseq: u64, from: Origin) {
+    match from {
+        Origin::Redeliver => {
+            rt.redeliver.insert(sseq);
+        }
+        Origin::Preload => rt.preload.push_front(sseq),
+        Origin::Stream => rt.next_sseq = rt.next_sseq.min(sseq),
     }
 }
 
@@ -1141,21 +1294,7 @@ fn start_position(
             last.filter(|s| *s > 0).unwrap_or(state.last_seq + 1)
         }
         DeliverPolicy::ByStartSequence => cfg.opt_start_seq.max(first),
-        DeliverPolicy::ByStartTime => {
-            let start = cfg
-                .opt_start_time
-                .as_deref()
-                .and_then(crate::types::parse_rfc3339)
-                .unwrap_or(0);
-            let mut seq = first;
-            loop {
-                match store.load_next_msg(">", seq) {
-                    Ok(m) if m.ts >= start => break m.seq,
-                    Ok(m) => seq = m.seq + 1,
-                    Err(_) => break state.last_seq + 1,
-                }
-            }
-        }
+        DeliverPolicy::ByStartTime => seq_from_time(store, cfg),
         DeliverPolicy::LastPerSubject => {
             let mut lasts: Vec<u64> = Vec::new();
             let fs: Vec<&str> = if filters.is_empty() {
@@ -1180,6 +1319,25 @@ fn start_position(
     }
 }
 
+/// The first stream sequence at or after the config's `opt_start_time` (past the end when
+/// there is none).
+fn seq_from_time(store: &Arc<dyn natrium_store::MessageStore>, cfg: &ConsumerConfig) -> u64 {
+    let state = store.fast_state();
+    let start = cfg
+        .opt_start_time
+        .as_deref()
+        .and_then(crate::types::parse_rfc3339)
+        .unwrap_or(0);
+    let mut seq = state.first_seq.max(1);
+    loop {
+        match store.load_next_msg(">", seq) {
+            Ok(m) if m.ts >= start => break m.seq,
+            Ok(m) => seq = m.seq + 1,
+            Err(_) => break state.last_seq + 1,
+        }
+    }
+}
+
 /// A pull request body: JSON, or a bare batch size.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
@@ -1189,6 +1347,11 @@ struct PullRequestJson {
     no_wait: bool,
     max_bytes: i64,
     idle_heartbeat: i64,
+    #[serde(flatten)]
+    group: PullGroup,
+    /// Only a JSON request has priority fields (nats-server checks them even when empty).
+    #[serde(skip)]
+    is_json: bool,
 }
 
 impl PullRequestJson {
@@ -1206,7 +1369,10 @@ impl PullRequestJson {
                 ..Default::default()
             });
         }
-        serde_json::from_str(text).map_err(|err| e::JS_INVALID_JSON.with(err))
+        let mut req: PullRequestJson =
+            serde_json::from_str(text).map_err(|err| e::JS_INVALID_JSON.with(err))?;
+        req.is_json = true;
+        Ok(req)
     }
 }
 

@@ -14,6 +14,8 @@ pub const ROLLUP: &str = "Nats-Rollup";
 pub const TTL: &str = "Nats-TTL";
 pub const STREAM_SOURCE: &str = "Nats-Stream-Source";
 pub const MARKER_REASON: &str = "Nats-Marker-Reason";
+/// The pin id of a `pinned_client` consumer, on every message it delivers.
+pub const PIN_ID: &str = "Nats-Pin-Id";
 
 /// The value of the first header named `name` (case-insensitive), trimmed.
 pub fn get<'a>(block: &'a [u8], name: &str) -> Option<&'a str> {

@@ -19,6 +19,7 @@ pub mod consumer;
 pub mod errors;
 pub mod headers;
 mod persist;
+mod priority;
 pub use persist::write_atomic;
 mod advisory;
 mod backup;

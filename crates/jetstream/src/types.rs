@@ -388,10 +388,72 @@ pub struct ConsumerConfig {
     pub pause_until: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub priority_groups: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub priority_policy: Option<String>,
+    #[serde(skip_serializing_if = "PriorityPolicy::is_none")]
+    pub priority_policy: PriorityPolicy,
+    /// How long a pinned client keeps its pin without pulling (`PinnedTTL`), nanoseconds.
     #[serde(skip_serializing_if = "is_zero_i64")]
     pub priority_timeout: i64,
+}
+
+/// How a pull consumer with priority groups chooses among waiting pull requests (ADR-42).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PriorityPolicy {
+    #[default]
+    None,
+    /// Requests with `min_pending`/`min_ack_pending` are served only past those thresholds.
+    Overflow,
+    /// One client (the holder of the pin id) gets every message.
+    PinnedClient,
+    /// Requests with the lowest `priority` are served first.
+    Prioritized,
+}
+
+impl PriorityPolicy {
+    pub fn is_none(&self) -> bool {
+        *self == PriorityPolicy::None
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            PriorityPolicy::None => "none",
+            PriorityPolicy::Overflow => "overflow",
+            PriorityPolicy::PinnedClient => "pinned_client",
+            PriorityPolicy::Prioritized => "prioritized",
+        }
+    }
+}
+
+impl Serialize for PriorityPolicy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PriorityPolicy {
+    /// An unknown policy fails with nats-server's text (`unknown priority policy: "x"`).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        let all = [
+            PriorityPolicy::None,
+            PriorityPolicy::Overflow,
+            PriorityPolicy::PinnedClient,
+            PriorityPolicy::Prioritized,
+        ];
+        all.into_iter()
+            .find(|p| v.as_str() == Some(p.as_str()))
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown priority policy: {v}")))
+    }
+}
+
+/// One priority group's state in consumer info; only the first configured group is
+/// reported, as nats-server does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriorityGroupState {
+    pub group: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pinned_client_id: String,
+    /// Go's zero time when nobody is pinned (nats-server does not omit it).
+    pub pinned_ts: String,
 }
 
 impl ConsumerConfig {
@@ -439,6 +501,8 @@ pub struct ConsumerInfo {
     #[serde(skip_serializing_if = "is_zero_i64")]
     pub pause_remaining: i64,
     pub ts: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub priority_groups: Vec<PriorityGroupState>,
 }
 
 /// The reply to a publish into a stream.
