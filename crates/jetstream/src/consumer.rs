@@ -795,7 +795,7 @@ impl Consumer {
         } else {
             cfg.deliver_subject.clone()
         };
-        let pending_after = pending_before - u64::from(is_new);
+        let pending_after = pending_before.saturating_sub(u64::from(is_new));
         *pending_count = Some(pending_after);
         self.record_delivery(rt, now, msg.seq, deliveries);
         let dseq = rt.delivered.consumer;
@@ -883,21 +883,31 @@ impl Consumer {
             num_pending,
             ack_pending: rt.pending.len(),
         };
-        let mut rejected = Vec::new();
-        let choice = priority::choose(
-            policy,
-            &mut rt.waiting,
-            rt.pin.as_ref(),
-            &counts,
-            &mut rejected,
-        );
-        for (reply, n, b) in rejected {
-            let (n, b) = (n.to_string(), b.to_string());
-            let pairs = [("Nats-Pending-Messages", n.as_str()), ("Nats-Pending-Bytes", &b)];
-            outs.push(status_out(&reply, "423 Nats-Wrong-Pin-Id", &pairs));
-        }
-        let Some(choice) = choice else {
-            return Target::Nobody;
+        let choice = loop {
+            let mut rejected = Vec::new();
+            let choice = priority::choose(
+                policy,
+                &mut rt.waiting,
+                rt.pin.as_ref(),
+                &counts,
+                &mut rejected,
+            );
+            for (reply, n, b) in rejected {
+                let (n, b) = (n.to_string(), b.to_string());
+                let pairs = [("Nats-Pending-Messages", n.as_str()), ("Nats-Pending-Bytes", &b)];
+                outs.push(status_out(&reply, "423 Nats-Wrong-Pin-Id", &pairs));
+            }
+            let Some(choice) = choice else {
+                return Target::Nobody;
+            };
+            // A requester that went away (nobody subscribed to its reply subject) is
+            // dropped instead of being sent messages nobody receives, as nats-server does.
+            let reply = &rt.waiting[choice.index].reply;
+            if stream.js().is_some_and(|js| !js.outlet().has_interest(reply)) {
+                rt.waiting.remove(choice.index);
+                continue;
+            }
+            break choice;
         };
         let req = &mut rt.waiting[choice.index];
         if req.max_bytes > 0 && size as i64 > req.max_bytes {
@@ -1369,8 +1379,8 @@ impl PullRequestJson {
                 ..Default::default()
             });
         }
-        let mut req: PullRequestJson =
-            serde_json::from_str(text).map_err(|err| e::JS_INVALID_JSON.with(err))?;
+        // Clients send absent fields as `null` (Go reads them as zero).
+        let mut req: PullRequestJson = crate::api::decode(text.as_bytes())?;
         req.is_json = true;
         Ok(req)
     }
