@@ -97,14 +97,16 @@ pub fn consumer_action(js: &JetStream, stream: &str, consumer: &str, action: Act
 /// A priority group of a `pinned_client` consumer picked a new pinned client.
 pub fn group_pinned(js: &JetStream, stream: &str, consumer: &str, group: &str, pin_id: &str) {
     let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.PINNED.{stream}.{consumer}");
-    let fields = json!({ "stream": stream, "consumer": consumer, "group": group, "pinned_id": pin_id });
+    let fields =
+        json!({ "stream": stream, "consumer": consumer, "group": group, "pinned_id": pin_id });
     send(js, &subject, GROUP_PINNED, fields);
 }
 
 /// A pin was lost; `reason` is `admin` (UNPIN request) or `timeout` (no pull in time).
 pub fn group_unpinned(js: &JetStream, stream: &str, consumer: &str, group: &str, reason: &str) {
     let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.{stream}.{consumer}");
-    let fields = json!({ "stream": stream, "consumer": consumer, "group": group, "reason": reason });
+    let fields =
+        json!({ "stream": stream, "consumer": consumer, "group": group, "reason": reason });
     send(js, &subject, GROUP_UNPINNED, fields);
 }
 

@@ -894,7 +894,10 @@ impl Consumer {
             );
             for (reply, n, b) in rejected {
                 let (n, b) = (n.to_string(), b.to_string());
-                let pairs = [("Nats-Pending-Messages", n.as_str()), ("Nats-Pending-Bytes", &b)];
+                let pairs = [
+                    ("Nats-Pending-Messages", n.as_str()),
+                    ("Nats-Pending-Bytes", &b),
+                ];
                 outs.push(status_out(&reply, "423 Nats-Wrong-Pin-Id", &pairs));
             }
             let Some(choice) = choice else {
@@ -903,7 +906,10 @@ impl Consumer {
             // A requester that went away (nobody subscribed to its reply subject) is
             // dropped instead of being sent messages nobody receives, as nats-server does.
             let reply = &rt.waiting[choice.index].reply;
-            if stream.js().is_some_and(|js| !js.outlet().has_interest(reply)) {
+            if stream
+                .js()
+                .is_some_and(|js| !js.outlet().has_interest(reply))
+            {
                 rt.waiting.remove(choice.index);
                 continue;
             }

@@ -367,7 +367,10 @@ mod tests {
         let p = PriorityPolicy::PinnedClient;
         let mut rej = Vec::new();
         // Without a pin: a stale id is rejected, the next request without one takes it.
-        let mut q = VecDeque::from([req("old", grp("gone", 0, 0, 0)), req("new", grp("", 0, 0, 0))]);
+        let mut q = VecDeque::from([
+            req("old", grp("gone", 0, 0, 0)),
+            req("new", grp("", 0, 0, 0)),
+        ]);
         let c = choose(p, &mut q, None, &counts(1, 0), &mut rej).unwrap();
         assert_eq!((q[c.index].reply.as_str(), c.takes_pin), ("new", true));
         assert_eq!(rej, vec![("old".to_string(), 10, 0)]);
@@ -378,7 +381,10 @@ mod tests {
             ts_ns: 1,
             lapses: Instant::now(),
         };
-        let mut q = VecDeque::from([req("standby", grp("", 0, 0, 0)), req("holder", grp("pin", 0, 0, 0))]);
+        let mut q = VecDeque::from([
+            req("standby", grp("", 0, 0, 0)),
+            req("holder", grp("pin", 0, 0, 0)),
+        ]);
         let c = choose(p, &mut q, Some(&pin), &counts(1, 0), &mut rej).unwrap();
         assert_eq!((q[c.index].reply.as_str(), c.takes_pin), ("holder", false));
         q.remove(c.index);
@@ -404,7 +410,10 @@ mod tests {
             }),
             "400 Bad Request - Not a Overflow Priority consumer"
         );
-        assert_eq!(bad(PullGroup::default()), "400 Bad Request - Priority Group missing");
+        assert_eq!(
+            bad(PullGroup::default()),
+            "400 Bad Request - Priority Group missing"
+        );
         assert_eq!(
             bad(PullGroup {
                 group: "B".into(),
@@ -428,7 +437,10 @@ mod tests {
             id: pin.id.clone(),
             ..Default::default()
         };
-        assert_eq!(check_request(&cfg, Some(&right), Some(&mut pin), later), Ok(()));
+        assert_eq!(
+            check_request(&cfg, Some(&right), Some(&mut pin), later),
+            Ok(())
+        );
         assert_eq!(pin.lapses, later + Duration::from_secs(1));
     }
 }

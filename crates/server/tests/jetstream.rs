@@ -527,12 +527,16 @@ async fn advisories_report_what_happened() {
     let mut seen = std::collections::HashMap::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while !seen.contains_key("max_deliver") && std::time::Instant::now() < deadline {
-        let _ = c
+        // Keep the fetch subscribed until it ends: a pull whose requester went away is
+        // dropped without a delivery, as in nats-server.
+        let fetch = c
             .fetch()
             .max_messages(1)
-            .expires(Duration::from_millis(400))
-            .messages()
-            .await;
+            .expires(Duration::from_millis(400));
+        if let Ok(mut batch) = fetch.messages().await {
+            let wait = Duration::from_millis(600);
+            while let Ok(Some(_)) = tokio::time::timeout(wait, batch.next()).await {}
+        }
         while let Ok(Some(m)) =
             tokio::time::timeout(Duration::from_millis(200), events.next()).await
         {

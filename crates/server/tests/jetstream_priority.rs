@@ -144,14 +144,38 @@ fn pinned(config_name: &str, timeout_ns: i64) -> Value {
 async fn bad_priority_configs_get_nats_server_errors() {
     let e = env("prio-config", 0).await;
     let cases = [
-        (json!({"durable_name": "a", "deliver_subject": "d", "priority_policy": "overflow", "priority_groups": ["A"]}), 10178),
-        (json!({"durable_name": "a", "priority_policy": "overflow"}), 10159),
-        (json!({"durable_name": "a", "priority_policy": "overflow", "priority_groups": [""]}), 10161),
-        (json!({"durable_name": "a", "priority_policy": "overflow", "priority_groups": ["a.b"]}), 10162),
-        (json!({"durable_name": "a", "priority_policy": "overflow", "priority_groups": ["abcdefghijklmnopq"]}), 10162),
-        (json!({"durable_name": "a", "priority_groups": ["A"]}), 10196),
-        (json!({"durable_name": "a", "priority_timeout": 1_000_000_000}), 10197),
-        (json!({"durable_name": "a", "priority_policy": "bogus", "priority_groups": ["A"]}), 10025),
+        (
+            json!({"durable_name": "a", "deliver_subject": "d", "priority_policy": "overflow", "priority_groups": ["A"]}),
+            10178,
+        ),
+        (
+            json!({"durable_name": "a", "priority_policy": "overflow"}),
+            10159,
+        ),
+        (
+            json!({"durable_name": "a", "priority_policy": "overflow", "priority_groups": [""]}),
+            10161,
+        ),
+        (
+            json!({"durable_name": "a", "priority_policy": "overflow", "priority_groups": ["a.b"]}),
+            10162,
+        ),
+        (
+            json!({"durable_name": "a", "priority_policy": "overflow", "priority_groups": ["abcdefghijklmnopq"]}),
+            10162,
+        ),
+        (
+            json!({"durable_name": "a", "priority_groups": ["A"]}),
+            10196,
+        ),
+        (
+            json!({"durable_name": "a", "priority_timeout": 1_000_000_000}),
+            10197,
+        ),
+        (
+            json!({"durable_name": "a", "priority_policy": "bogus", "priority_groups": ["A"]}),
+            10025,
+        ),
     ];
     for (config, code) in cases {
         let answer = create(&e, config.clone()).await;
@@ -173,7 +197,10 @@ async fn bad_priority_configs_get_nats_server_errors() {
     );
     let answer = create(&e, json!({"durable_name": "plain"})).await;
     assert!(answer.get("priority_groups").is_none(), "{answer}");
-    assert!(answer["config"].get("priority_policy").is_none(), "{answer}");
+    assert!(
+        answer["config"].get("priority_policy").is_none(),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
@@ -182,15 +209,39 @@ async fn pull_requests_with_bad_priority_fields_get_400() {
     create(&e, json!({"durable_name": "plain"})).await;
     create(&e, pinned("pin", 0)).await;
     let cases = [
-        ("plain", json!({"batch": 1, "min_pending": 5}), "Bad Request - Not a Overflow Priority consumer"),
-        ("plain", json!({"batch": 1, "id": "x"}), "Bad Request - Not a Pinned Client Priority consumer"),
-        ("plain", json!({"batch": 1, "priority": 10}), "Bad Request - Priority must be between 0 and 9"),
-        ("pin", json!({"batch": 1}), "Bad Request - Priority Group missing"),
-        ("pin", json!({"batch": 1, "group": "B"}), "Bad Request - Invalid Priority Group"),
+        (
+            "plain",
+            json!({"batch": 1, "min_pending": 5}),
+            "Bad Request - Not a Overflow Priority consumer",
+        ),
+        (
+            "plain",
+            json!({"batch": 1, "id": "x"}),
+            "Bad Request - Not a Pinned Client Priority consumer",
+        ),
+        (
+            "plain",
+            json!({"batch": 1, "priority": 10}),
+            "Bad Request - Priority must be between 0 and 9",
+        ),
+        (
+            "pin",
+            json!({"batch": 1}),
+            "Bad Request - Priority Group missing",
+        ),
+        (
+            "pin",
+            json!({"batch": 1, "group": "B"}),
+            "Bad Request - Invalid Priority Group",
+        ),
     ];
     for (consumer, body, want) in cases {
         let mut sub = pull(&e, consumer, body.clone()).await;
-        assert_eq!(status(&next(&mut sub).await), (400, want.to_string()), "{body}");
+        assert_eq!(
+            status(&next(&mut sub).await),
+            (400, want.to_string()),
+            "{body}"
+        );
     }
 }
 
@@ -206,17 +257,37 @@ async fn overflow_serves_past_min_pending_or_min_ack_pending() {
     assert_eq!(err_code(&create(&e, config).await), 0);
     let expires = 10_000_000_000i64;
     // 5 pending < 10: waits.
-    let mut waiting = pull(&e, "ovf", json!({"batch": 3, "group": "A", "min_pending": 10, "expires": expires})).await;
+    let mut waiting = pull(
+        &e,
+        "ovf",
+        json!({"batch": 3, "group": "A", "min_pending": 10, "expires": expires}),
+    )
+    .await;
     quiet(&mut waiting).await;
     // No thresholds: served at once, past the waiting request.
-    let mut plain = pull(&e, "ovf", json!({"batch": 2, "group": "A", "expires": expires})).await;
+    let mut plain = pull(
+        &e,
+        "ovf",
+        json!({"batch": 2, "group": "A", "expires": expires}),
+    )
+    .await;
     for seq in 1..=2 {
         let m = next(&mut plain).await;
         assert_eq!(m.subject.as_str(), format!("s.{}", seq - 1));
     }
     // Two acks pending >= 2: served; 100 acks pending is far off.
-    let mut far = pull(&e, "ovf", json!({"batch": 1, "group": "A", "min_ack_pending": 100, "expires": expires})).await;
-    let mut acks = pull(&e, "ovf", json!({"batch": 1, "group": "A", "min_ack_pending": 2, "expires": expires})).await;
+    let mut far = pull(
+        &e,
+        "ovf",
+        json!({"batch": 1, "group": "A", "min_ack_pending": 100, "expires": expires}),
+    )
+    .await;
+    let mut acks = pull(
+        &e,
+        "ovf",
+        json!({"batch": 1, "group": "A", "min_ack_pending": 2, "expires": expires}),
+    )
+    .await;
     assert_eq!(next(&mut acks).await.subject.as_str(), "s.2");
     quiet(&mut far).await;
     quiet(&mut waiting).await;
@@ -234,31 +305,52 @@ async fn overflow_serves_past_min_pending_or_min_ack_pending() {
 #[tokio::test]
 async fn pinned_client_keeps_the_pin_and_unpin_hands_it_over() {
     let e = env("prio-pinned", 1).await;
-    let mut advisories = e
-        .nc
-        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.*.S.pin")
-        .await
-        .unwrap();
-    common::sync(&e.nc).await;
     create(&e, pinned("pin", 30_000_000_000)).await;
+    let mut advisories =
+        e.nc.subscribe("$JS.EVENT.ADVISORY.CONSUMER.*.S.pin")
+            .await
+            .unwrap();
+    common::sync(&e.nc).await;
     let expires = 10_000_000_000i64;
-    let mut a = pull(&e, "pin", json!({"batch": 10, "group": "A", "expires": expires})).await;
+    let mut a = pull(
+        &e,
+        "pin",
+        json!({"batch": 10, "group": "A", "expires": expires}),
+    )
+    .await;
     let first = next(&mut a).await;
     let pin = header(&first, "Nats-Pin-Id").expect("pin id header");
     assert_eq!(pin.len(), 22);
     let pinned_adv = next(&mut advisories).await;
-    assert_eq!(pinned_adv.subject.as_str(), "$JS.EVENT.ADVISORY.CONSUMER.PINNED.S.pin");
+    assert_eq!(
+        pinned_adv.subject.as_str(),
+        "$JS.EVENT.ADVISORY.CONSUMER.PINNED.S.pin"
+    );
     let adv: Value = serde_json::from_slice(&pinned_adv.payload).unwrap();
-    assert_eq!(adv["type"], "io.nats.jetstream.advisory.v1.consumer_group_pinned");
-    assert_eq!((adv["group"].as_str(), adv["pinned_id"].as_str()), (Some("A"), Some(pin.as_str())));
+    assert_eq!(
+        adv["type"],
+        "io.nats.jetstream.advisory.v1.consumer_group_pinned"
+    );
+    assert_eq!(
+        (adv["group"].as_str(), adv["pinned_id"].as_str()),
+        (Some("A"), Some(pin.as_str()))
+    );
     let state = &info(&e, "pin").await["priority_groups"][0];
     assert_eq!(state["pinned_client_id"], pin.as_str());
     assert_ne!(state["pinned_ts"], "0001-01-01T00:00:00Z");
 
     // Another client waits without an id; one with a wrong id is turned away at once.
-    let mut b = pull(&e, "pin", json!({"batch": 10, "group": "A", "expires": expires})).await;
+    let mut b = pull(
+        &e,
+        "pin",
+        json!({"batch": 10, "group": "A", "expires": expires}),
+    )
+    .await;
     let mut wrong = pull(&e, "pin", json!({"batch": 1, "group": "A", "id": "nope"})).await;
-    assert_eq!(status(&next(&mut wrong).await), (423, "Nats-Pin-Id mismatch".into()));
+    assert_eq!(
+        status(&next(&mut wrong).await),
+        (423, "Nats-Pin-Id mismatch".into())
+    );
     publish(&e, 1).await;
     let m = next(&mut a).await;
     assert_eq!(header(&m, "Nats-Pin-Id").as_deref(), Some(pin.as_str()));
@@ -266,35 +358,53 @@ async fn pinned_client_keeps_the_pin_and_unpin_hands_it_over() {
 
     // UNPIN: the holder's waiting request (carrying the old pin) gets 423, B takes over.
     let answer = api(&e.nc, "$JS.API.CONSUMER.UNPIN.S.pin", json!({"group": "A"})).await;
-    assert_eq!(answer, json!({"type": "io.nats.jetstream.api.v1.consumer_unpin_response"}));
+    assert_eq!(
+        answer,
+        json!({"type": "io.nats.jetstream.api.v1.consumer_unpin_response"})
+    );
     let unpinned: Value = serde_json::from_slice(&next(&mut advisories).await.payload).unwrap();
-    assert_eq!(unpinned["type"], "io.nats.jetstream.advisory.v1.consumer_group_unpinned");
+    assert_eq!(
+        unpinned["type"],
+        "io.nats.jetstream.advisory.v1.consumer_group_unpinned"
+    );
     assert_eq!(unpinned["reason"], "admin");
-    assert!(info(&e, "pin").await["priority_groups"][0].get("pinned_client_id").is_none());
+    assert!(info(&e, "pin").await["priority_groups"][0]
+        .get("pinned_client_id")
+        .is_none());
     publish(&e, 1).await;
     let rejected = next(&mut a).await;
     assert_eq!(status(&rejected), (423, "Nats-Wrong-Pin-Id".into()));
-    assert_eq!(header(&rejected, "Nats-Pending-Messages").as_deref(), Some("8"));
+    assert_eq!(
+        header(&rejected, "Nats-Pending-Messages").as_deref(),
+        Some("8")
+    );
     let m = next(&mut b).await;
     let new_pin = header(&m, "Nats-Pin-Id").unwrap();
     assert_ne!(new_pin, pin);
-    assert_eq!(info(&e, "pin").await["priority_groups"][0]["pinned_client_id"], new_pin.as_str());
+    assert_eq!(
+        info(&e, "pin").await["priority_groups"][0]["pinned_client_id"],
+        new_pin.as_str()
+    );
 }
 
 #[tokio::test]
 async fn pin_lapses_after_priority_timeout_and_a_standby_takes_it() {
     let e = env("prio-lapse", 1).await;
-    let mut advisories = e
-        .nc
-        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.S.pin")
-        .await
-        .unwrap();
+    let mut advisories =
+        e.nc.subscribe("$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.S.pin")
+            .await
+            .unwrap();
     common::sync(&e.nc).await;
     create(&e, pinned("pin", 1_000_000_000)).await;
     let mut a = pull(&e, "pin", json!({"batch": 1, "group": "A"})).await;
     let pin = header(&next(&mut a).await, "Nats-Pin-Id").unwrap();
     // A stops pulling; B waits as a standby and gets nothing while the pin holds.
-    let mut b = pull(&e, "pin", json!({"batch": 5, "group": "A", "expires": 10_000_000_000i64})).await;
+    let mut b = pull(
+        &e,
+        "pin",
+        json!({"batch": 5, "group": "A", "expires": 10_000_000_000i64}),
+    )
+    .await;
     publish(&e, 1).await;
     quiet(&mut b).await;
     // After the timeout B becomes the pinned client.
@@ -315,8 +425,18 @@ async fn prioritized_serves_the_lowest_priority_first() {
     });
     assert_eq!(err_code(&create(&e, config).await), 0);
     let expires = 10_000_000_000i64;
-    let mut low = pull(&e, "pri", json!({"batch": 5, "group": "A", "priority": 5, "expires": expires})).await;
-    let mut high = pull(&e, "pri", json!({"batch": 5, "group": "A", "priority": 1, "expires": expires})).await;
+    let mut low = pull(
+        &e,
+        "pri",
+        json!({"batch": 5, "group": "A", "priority": 5, "expires": expires}),
+    )
+    .await;
+    let mut high = pull(
+        &e,
+        "pri",
+        json!({"batch": 5, "group": "A", "priority": 1, "expires": expires}),
+    )
+    .await;
     common::sync(&e.nc).await;
     publish(&e, 3).await;
     for _ in 0..3 {
@@ -367,7 +487,10 @@ async fn reset_moves_the_consumer_within_its_deliver_policy() {
     st.create_consumer(by_seq).await.unwrap();
     let err = st.reset_consumer("from3", Some(1)).await.unwrap_err();
     assert_eq!(err.kind(), stream::ConsumerResetErrorKind::InvalidReset);
-    assert_eq!(st.reset_consumer("from3", Some(3)).await.unwrap().reset_seq, 3);
+    assert_eq!(
+        st.reset_consumer("from3", Some(3)).await.unwrap().reset_seq,
+        3
+    );
     let last = consumer::pull::Config {
         durable_name: Some("last".into()),
         deliver_policy: consumer::DeliverPolicy::Last,
@@ -382,12 +505,14 @@ async fn reset_moves_the_consumer_within_its_deliver_policy() {
     assert_eq!(err_code(&answer), 10025);
     let answer = api(&e.nc, "$JS.API.CONSUMER.RESET.S.last", json!("")).await;
     assert_eq!(answer["reset_seq"], 5);
-    assert_eq!(answer["type"], "io.nats.jetstream.api.v1.consumer_reset_response");
+    assert_eq!(
+        answer["type"],
+        "io.nats.jetstream.api.v1.consumer_reset_response"
+    );
 
     // A missing consumer gets no answer at all (not even no-responders).
-    let missing = e
-        .nc
-        .request("$JS.API.CONSUMER.RESET.S.nope".to_string(), "".into());
+    let missing =
+        e.nc.request("$JS.API.CONSUMER.RESET.S.nope".to_string(), "".into());
     assert!(tokio::time::timeout(QUIET, missing).await.is_err());
 }
 
@@ -406,12 +531,23 @@ async fn unpin_checks_its_request_in_nats_server_order() {
         ("S.plain", json!({"group": "A"}), 10160),
     ];
     for (target, body, code) in cases {
-        let answer = api(&e.nc, &format!("$JS.API.CONSUMER.UNPIN.{target}"), body.clone()).await;
+        let answer = api(
+            &e.nc,
+            &format!("$JS.API.CONSUMER.UNPIN.{target}"),
+            body.clone(),
+        )
+        .await;
         assert_eq!(err_code(&answer), code, "{target} {body}: {answer}");
-        assert_eq!(answer["type"], "io.nats.jetstream.api.v1.consumer_unpin_response");
+        assert_eq!(
+            answer["type"],
+            "io.nats.jetstream.api.v1.consumer_unpin_response"
+        );
     }
     let answer = api(&e.nc, "$JS.API.CONSUMER.UNPIN.S.pin", json!({})).await;
-    assert_eq!(answer["error"]["description"], "invalid JSON: consumer group not specified");
+    assert_eq!(
+        answer["error"]["description"],
+        "invalid JSON: consumer group not specified"
+    );
     // Through the client.
     let st = e.js.get_stream("S").await.unwrap();
     st.unpin_consumer("pin", "A").await.unwrap();
