@@ -68,6 +68,14 @@ fn account(op: &KeyPair, acc: &KeyPair, name: &str, nats: Value) -> String {
     )
 }
 
+/// A self-signed operator JWT naming `sys` as the system account.
+fn operator_jwt(op: &KeyPair, sys: &KeyPair) -> String {
+    sign(
+        op,
+        json!({"sub": op.public_key(), "name": "OP", "nats": {"type": "operator", "version": 2, "system_account": sys.public_key()}}),
+    )
+}
+
 fn user(signer: &KeyPair, user: &KeyPair, nats: Value) -> String {
     let mut n = nats;
     n["type"] = "user".into();
@@ -86,10 +94,7 @@ fn world(revoked: Option<&KeyPair>) -> World {
         KeyPair::new_account(),
         KeyPair::new_account(),
     );
-    let op_jwt = sign(
-        &op,
-        json!({"sub": op.public_key(), "name": "OP", "nats": {"type": "operator", "version": 2, "system_account": sys.public_key()}}),
-    );
+    let op_jwt = operator_jwt(&op, &sys);
     let mut revocations = json!({});
     if let Some(u) = revoked {
         revocations[u.public_key()] = now().into();
@@ -365,10 +370,7 @@ async fn jetstream_follows_the_account_jwt() {
 async fn full_resolver_takes_accounts_at_run_time() {
     let op = KeyPair::new_operator();
     let sys = KeyPair::new_account();
-    let op_jwt = sign(
-        &op,
-        json!({"sub": op.public_key(), "name": "OP", "nats": {"type": "operator", "version": 2, "system_account": sys.public_key()}}),
-    );
+    let op_jwt = operator_jwt(&op, &sys);
     let sys_jwt = account(&op, &sys, "SYS", json!({}));
     let dir = common::temp_dir("jwt-resolver");
     let config = format!(
@@ -544,10 +546,7 @@ async fn private_exports_need_activation_tokens() {
         KeyPair::new_account(),
     );
     let importers: Vec<KeyPair> = (0..5).map(|_| KeyPair::new_account()).collect();
-    let op_jwt = sign(
-        &op,
-        json!({"sub": op.public_key(), "name": "OP", "nats": {"type": "operator", "version": 2, "system_account": sys.public_key()}}),
-    );
+    let op_jwt = operator_jwt(&op, &sys);
     let activation = |signer: &KeyPair, importer: &KeyPair, exp_at: i64| {
         let mut claims = json!({"sub": importer.public_key(), "name": "act",
             "nats": {"type": "activation", "version": 2, "subject": "private.>", "kind": "stream"}});
@@ -626,10 +625,7 @@ async fn private_exports_need_activation_tokens() {
 async fn tiered_jetstream_limits() {
     let op = KeyPair::new_operator();
     let (acc, sys) = (KeyPair::new_account(), KeyPair::new_account());
-    let op_jwt = sign(
-        &op,
-        json!({"sub": op.public_key(), "name": "OP", "nats": {"type": "operator", "version": 2, "system_account": sys.public_key()}}),
-    );
+    let op_jwt = operator_jwt(&op, &sys);
     let acc_jwt = account(
         &op,
         &acc,
@@ -687,10 +683,7 @@ async fn updated_account_jwts_change_imports_live() {
         KeyPair::new_account(),
         KeyPair::new_account(),
     );
-    let op_jwt = sign(
-        &op,
-        json!({"sub": op.public_key(), "name": "OP", "nats": {"type": "operator", "version": 2, "system_account": sys.public_key()}}),
-    );
+    let op_jwt = operator_jwt(&op, &sys);
     let sys_jwt = account(&op, &sys, "SYS", json!({}));
     let export = json!({"exports": [{"name": "e", "subject": "events.>", "type": "stream"}]});
     let a_jwt = account(&op, &a, "A", export.clone());
