@@ -248,6 +248,10 @@ pub(crate) struct Record<'a> {
 }
 
 const FLAG_HEADERS: u8 = 1;
+/// The record belongs to an atomic batch that is not closed yet: a later record of the
+/// same batch, or the unflagged record that closes it, follows. Recovery drops a trailing
+/// run of such records (an incomplete batch) together with a torn tail.
+pub(crate) const FLAG_BATCH: u8 = 2;
 
 /// Encoded length of a message record.
 pub(crate) fn msg_record_len(subject: usize, headers: usize, payload: usize) -> usize {
@@ -256,17 +260,25 @@ pub(crate) fn msg_record_len(subject: usize, headers: usize, payload: usize) -> 
 
 /// Appends one record to `out`.
 pub(crate) fn encode_record(out: &mut Vec<u8>, rec: &Record<'_>) {
+    encode_record_flagged(out, rec, 0);
+}
+
+/// Appends one record to `out` with `extra` flags ([`FLAG_BATCH`]) set.
+pub(crate) fn encode_record_flagged(out: &mut Vec<u8>, rec: &Record<'_>, extra: u8) {
     let hlen = rec.headers.map_or(0, |h| h.len());
     let total = msg_record_len(rec.subject.len(), hlen, rec.payload.len());
     let start = out.len();
     out.reserve(total);
     out.extend_from_slice(&(total as u32).to_le_bytes());
     out.push(rec.kind as u8);
-    out.push(if rec.headers.is_some() {
-        FLAG_HEADERS
-    } else {
-        0
-    });
+    out.push(
+        extra
+            | if rec.headers.is_some() {
+                FLAG_HEADERS
+            } else {
+                0
+            },
+    );
     out.extend_from_slice(&(rec.subject.len() as u16).to_le_bytes());
     out.extend_from_slice(&rec.seq.to_le_bytes());
     out.extend_from_slice(&rec.ts.to_le_bytes());

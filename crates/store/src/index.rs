@@ -164,6 +164,58 @@ impl<L> Index<L> {
         Ok(())
     }
 
+    /// The discard-new checks for messages appended as one batch (`(subject, size)` in
+    /// order): each is checked as if the ones before it were stored, including what a
+    /// per-subject limit would have evicted for them. Passing means appending them in order
+    /// cannot fail a discard-new check.
+    pub fn check_discard_new_batch(&self, cfg: &StoreConfig, batch: &[(&str, u64)]) -> Result<()> {
+        if cfg.discard != Discard::New {
+            return Ok(());
+        }
+        let (mut len, mut bytes) = (self.len(), self.bytes);
+        // Per subject: stored messages already evicted, and the batch's own sizes.
+        let mut subjects: HashMap<&str, (usize, VecDeque<u64>)> = HashMap::new();
+        for &(subject, size) in batch {
+            let stored = self.subjects.get(subject);
+            let st = subjects.entry(subject).or_default();
+            let stored_left = stored.map_or(0, |l| l.len()).saturating_sub(st.0);
+            let count = (stored_left + st.1.len()) as u64;
+            let at_subject_limit = cfg.max_per_subject_limit().is_some_and(|max| count >= max);
+            if at_subject_limit && cfg.discard_new_per_subject {
+                return Err(StoreError::MaxMsgsPerSubject);
+            }
+            if cfg.max_msgs_limit().is_some_and(|max| len >= max) && !at_subject_limit {
+                return Err(StoreError::MaxMsgs);
+            }
+            let oldest = if stored_left > 0 {
+                stored
+                    .and_then(|l| l.get(st.0))
+                    .and_then(|s| self.msgs.get(s))
+                    .map(|e| e.size)
+            } else {
+                st.1.front().copied()
+            };
+            if cfg.max_bytes_limit().is_some_and(|max| bytes + size > max)
+                && (!at_subject_limit || oldest.is_none_or(|o| o < size))
+            {
+                return Err(StoreError::MaxBytes);
+            }
+            if at_subject_limit {
+                if stored_left > 0 {
+                    st.0 += 1;
+                } else {
+                    st.1.pop_front();
+                }
+                bytes = (bytes + size).saturating_sub(oldest.unwrap_or(0));
+            } else {
+                len += 1;
+                bytes += size;
+            }
+            st.1.push_back(size);
+        }
+        Ok(())
+    }
+
     /// Inserts the message `seq`, which must be above `last_seq`.
     pub fn insert(&mut self, seq: u64, entry: Entry<L>) {
         debug_assert!(seq > self.last_seq || (self.last_seq == 0 && seq >= 1));

@@ -148,7 +148,7 @@ pub use file::{
 };
 pub use memory::{mem_msg_size, new_memory_store, MemoryStore};
 pub use snapshot::restore_memory;
-pub use traits::{AppendDone, ConsumerStore, MessageStore, RemovalCallback};
+pub use traits::{AppendDone, BatchDone, BatchMsg, ConsumerStore, MessageStore, RemovalCallback};
 pub use types::{
     from_unix_nanos, now_nanos, unix_nanos, Discard, ExpireOutcome, RemovalReason, SimpleState,
     StorageKind, StoreConfig, StoredMsg, StreamState,

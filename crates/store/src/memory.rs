@@ -14,7 +14,9 @@ use crate::consumer::{ConsumerConfig, MemoryConsumerStore};
 use crate::error::{Result, StoreError};
 use crate::index::{expiry_of, validate_append, Entry, Index, Removed};
 use crate::snapshot::{self, SnapMsg};
-use crate::traits::{AppendDone, ConsumerStore, MessageStore, RemovalCallback};
+use crate::traits::{
+    AppendDone, BatchDone, BatchMsg, ConsumerStore, MessageStore, RemovalCallback,
+};
 use crate::types::{
     from_unix_nanos, now_nanos, unix_nanos, ExpireOutcome, RemovalReason, SimpleState, StorageKind,
     StoreConfig, StoredMsg, StreamState,
@@ -120,6 +122,47 @@ impl MemoryStore {
         drop(g);
         self.notify(limit_notices(removed));
         Ok((seq, ts))
+    }
+
+    /// Appends `msgs` under one lock hold, after checking all of them.
+    fn append_batch(&self, msgs: Vec<BatchMsg>) -> Result<Vec<(u64, i64)>> {
+        let mut g = self.inner.write();
+        let inner = &mut *g;
+        if inner.closed {
+            return Err(StoreError::Closed);
+        }
+        let mut sized = Vec::with_capacity(msgs.len());
+        for m in &msgs {
+            let hlen = m.headers.as_ref().map_or(0, |h| h.len());
+            validate_append(&inner.cfg, &m.subject, hlen, m.payload.len(), m.ttl)?;
+            sized.push((
+                m.subject.as_str(),
+                mem_msg_size(m.subject.len(), hlen, m.payload.len()),
+            ));
+        }
+        inner.idx.check_discard_new_batch(&inner.cfg, &sized)?;
+        let mut out = Vec::with_capacity(msgs.len());
+        let mut removed = Vec::new();
+        let ts = now_nanos();
+        for (m, (_, size)) in msgs.iter().zip(sized.iter()) {
+            let seq = inner.idx.next_seq();
+            let entry = Entry {
+                subject: inner.idx.intern(&m.subject),
+                ts,
+                size: *size,
+                expires: expiry_of(ts, m.ttl),
+                loc: MemBody {
+                    headers: m.headers.as_ref().map(|h| Bytes::copy_from_slice(h)),
+                    payload: Bytes::copy_from_slice(&m.payload),
+                },
+            };
+            inner.idx.insert(seq, entry);
+            removed.extend(inner.idx.enforce_limits(&inner.cfg, &m.subject));
+            out.push((seq, ts));
+        }
+        drop(g);
+        self.notify(limit_notices(removed));
+        Ok(out)
     }
 
     fn read<T>(&self, f: impl FnOnce(&Inner) -> Result<T>) -> Result<T> {
@@ -228,6 +271,10 @@ impl MessageStore for MemoryStore {
         done: AppendDone,
     ) {
         done(self.append(subject, headers, payload, seq, Some(ts), ttl, false))
+    }
+
+    fn store_batch_async(&self, msgs: Vec<BatchMsg>, done: BatchDone) {
+        done(self.append_batch(msgs))
     }
 
     fn load_msg(&self, seq: u64) -> Result<StoredMsg> {

@@ -19,6 +19,18 @@ use crate::types::{
 /// `SyncPolicy::Always`), written (file store, interval syncing) or stored (memory store).
 pub type AppendDone = Box<dyn FnOnce(Result<(u64, i64)>) + Send + 'static>;
 
+/// One message of an atomic batch append.
+#[derive(Debug, Clone)]
+pub struct BatchMsg {
+    pub subject: String,
+    pub headers: Option<Bytes>,
+    pub payload: Bytes,
+    pub ttl: Option<Duration>,
+}
+
+/// Completion of a batch append: each message's `(seq, ts)`, in order.
+pub type BatchDone = Box<dyn FnOnce(Result<Vec<(u64, i64)>>) + Send + 'static>;
+
 /// Called, outside every store lock, for each message a store removed on its own: by a
 /// discard-old limit, by max_age or by a per-message TTL. Explicit removes and purges are
 /// not reported (the caller already knows).
@@ -96,6 +108,13 @@ pub trait MessageStore: Send + Sync {
         ttl: Option<Duration>,
         done: AppendDone,
     );
+
+    /// Appends `msgs` as one atomic batch: every message is checked first (size, subject,
+    /// discard-new limits, as if appended in order) and either all are appended, with
+    /// consecutive sequences and no other append between them, or none is. Readers never
+    /// see part of the batch, and after a crash the file store recovers all of it or none
+    /// of it. `done` is called as with `store_msg_async`, once for the whole batch.
+    fn store_batch_async(&self, msgs: Vec<BatchMsg>, done: BatchDone);
 
     /// The message with sequence `seq`: `NotFound` if absent or deleted, `Corrupt` if the
     /// record is damaged.

@@ -697,3 +697,103 @@ fn expiry_spares_last_of_subject_for_markers() {
         },
     );
 }
+
+fn batch(subjects: &[&str]) -> Vec<BatchMsg> {
+    subjects
+        .iter()
+        .enumerate()
+        .map(|(i, s)| BatchMsg {
+            subject: s.to_string(),
+            headers: None,
+            payload: Bytes::from(format!("m{i}")),
+            ttl: None,
+        })
+        .collect()
+}
+
+fn store_batch(s: &dyn MessageStore, msgs: Vec<BatchMsg>) -> Result<Vec<(u64, i64)>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    s.store_batch_async(
+        msgs,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    rx.recv().unwrap()
+}
+
+#[test]
+fn batch_appends_all_or_nothing() {
+    each(cfg(), |h| {
+        put(&*h.store, "a", "first");
+        let got = store_batch(&*h.store, batch(&["a", "b", "c"])).unwrap();
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![2, 3, 4]);
+        h.reopen();
+        assert_eq!(seqs(h, ">"), vec![1, 2, 3, 4]);
+        assert_eq!(&h.store.load_msg(4).unwrap().payload[..], b"m2");
+        assert_eq!(put(&*h.store, "d", "after"), 5, "{}", h.kind);
+    });
+    // A batch whose third message breaks a discard-new limit stores nothing.
+    let c = StoreConfig {
+        max_msgs: 3,
+        discard: Discard::New,
+        ..cfg()
+    };
+    each(c.clone(), |h| {
+        put(&*h.store, "a", "v");
+        let r = store_batch(&*h.store, batch(&["b", "c", "d"]));
+        assert_eq!(r, Err(StoreError::MaxMsgs), "{}", h.kind);
+        assert_eq!(seqs(h, ">"), vec![1]);
+        assert_eq!(store_batch(&*h.store, batch(&["b", "c"])).unwrap().len(), 2);
+        h.reopen();
+        assert_eq!(seqs(h, ">"), vec![1, 2, 3]);
+        assert_eq!(h.store.fast_state().last_seq, 3);
+    });
+    // Per-subject replacement counts as the batch goes: "a" twice replaces, "d" does not fit.
+    each(
+        StoreConfig {
+            max_msgs_per_subject: 1,
+            ..c.clone()
+        },
+        |h| {
+            for s in ["a", "b", "c"] {
+                put(&*h.store, s, "v");
+            }
+            assert_eq!(
+                store_batch(&*h.store, batch(&["a", "a", "b"]))
+                    .unwrap()
+                    .len(),
+                3
+            );
+            assert_eq!(seqs(h, ">"), vec![3, 5, 6]);
+            assert_eq!(
+                store_batch(&*h.store, batch(&["a", "d"])),
+                Err(StoreError::MaxMsgs)
+            );
+            assert_eq!(h.store.fast_state().last_seq, 6);
+        },
+    );
+    // A message too large for the stream refuses the whole batch.
+    each(
+        StoreConfig {
+            max_msg_size: 2,
+            ..cfg()
+        },
+        |h| {
+            let r = store_batch(
+                &*h.store,
+                batch(&["a", "b"])
+                    .into_iter()
+                    .chain([BatchMsg {
+                        subject: "c".into(),
+                        headers: None,
+                        payload: Bytes::from_static(b"long"),
+                        ttl: None,
+                    }])
+                    .collect(),
+            );
+            assert_eq!(r, Err(StoreError::MaxMsgSize));
+            assert_eq!(h.store.fast_state().msgs, 0);
+        },
+    );
+}

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::codec::{
-    encode_marker, encode_record, BlockHeader, Record, RecordKind, BLOCK_HEADER_LEN,
+    encode_marker, encode_record_flagged, BlockHeader, Record, RecordKind, BLOCK_HEADER_LEN,
+    FLAG_BATCH,
 };
 use crate::error::{Result, StoreError};
 use crate::index::{Entry, Index, Removed};
@@ -67,6 +68,8 @@ pub(crate) struct Inner {
     pub stop_writer: bool,
     /// Inclusive ranges of damaged sequences, sorted, disjoint.
     pub corrupt: Vec<(u64, u64)>,
+    /// An atomic batch is being appended: its records are flagged and stay in one block.
+    pub batch_open: bool,
 }
 
 impl Inner {
@@ -81,7 +84,7 @@ impl Inner {
     }
 
     /// Starts a new active block whose first message will be `next_seq`.
-    fn roll(&mut self, next_seq: u64) {
+    pub fn roll(&mut self, next_seq: u64) {
         let old = self.active;
         let id = old + 1;
         self.queue.push(Op::Seal { id: old });
@@ -106,7 +109,10 @@ impl Inner {
     /// Appends encoded record bytes to the active block; returns their location.
     fn push_record(&mut self, rec: &Record<'_>, rec_len: usize) -> Loc {
         let block_len = self.blocks.get(&self.active).map_or(0, |b| b.len);
-        if block_len > BLOCK_HEADER_LEN as u64 && block_len + rec_len as u64 > self.block_size {
+        if !self.batch_open
+            && block_len > BLOCK_HEADER_LEN as u64
+            && block_len + rec_len as u64 > self.block_size
+        {
             // The header's first_seq bounds last_seq from below on replay, so it must be
             // the state after every change already applied to the index.
             let next = match rec.kind {
@@ -120,17 +126,18 @@ impl Inner {
         let offset = block.len;
         block.len += rec_len as u64;
         self.queue_bytes += rec_len;
+        let flags = if self.batch_open { FLAG_BATCH } else { 0 };
         match self.queue.last_mut() {
             Some(Op::Write {
                 id: wid,
                 offset: woff,
                 data,
             }) if *wid == id && *woff + data.len() as u64 == offset => {
-                encode_record(data, rec);
+                encode_record_flagged(data, rec, flags);
             }
             _ => {
                 let mut data = Vec::with_capacity(rec_len.max(4096));
-                encode_record(&mut data, rec);
+                encode_record_flagged(&mut data, rec, flags);
                 self.queue.push(Op::Write { id, offset, data });
             }
         }

@@ -101,7 +101,7 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, cfg: &StoreConfig) -> Result<Re
                 }
             }
         };
-        let scan = match indexed {
+        let mut scan = match indexed {
             Some(s) => {
                 rp.report.indexed_blocks += 1;
                 s
@@ -160,6 +160,9 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, cfg: &StoreConfig) -> Result<Re
             rp.open_hole();
         }
         rp.bound(assigned);
+        if is_last {
+            drop_open_batch(&mut rp, id, &mut scan);
+        }
         replay_block(&mut rp, id, &scan);
         if let Some(at) = scan.torn_at {
             if is_last {
@@ -247,6 +250,24 @@ fn load_index(
         }),
         Err(_) => IndexLoad::Unusable,
     }
+}
+
+/// An atomic batch whose closing record never became durable was never acknowledged:
+/// its records (the trailing run flagged as batch members) are cut with the torn tail, so
+/// a batch is recovered whole or not at all.
+fn drop_open_batch(rp: &mut Replay, id: u32, scan: &mut BlockScan) {
+    let open = scan.records.iter().rev().take_while(|r| r.batch).count();
+    if open == 0 {
+        return;
+    }
+    let keep = scan.records.len() - open;
+    let at = scan.records[keep].offset as u64;
+    scan.records.truncate(keep);
+    scan.holes.retain(|h| h.offset < at);
+    scan.torn_at = Some(scan.torn_at.map_or(at, |t| t.min(at)));
+    rp.problem(format!(
+        "block {id}: incomplete atomic batch of {open} record(s) at offset {at} dropped"
+    ));
 }
 
 fn replay_block(rp: &mut Replay, id: u32, scan: &BlockScan) {

@@ -6,7 +6,7 @@
 
 use crate::codec::{
     check_sealed, decode_record, peek_record_len, BlockHeader, Reader, RecordKind, Writer,
-    BLOCK_HEADER_LEN, FORMAT_VERSION, RECORD_OVERHEAD,
+    BLOCK_HEADER_LEN, FLAG_BATCH, FORMAT_VERSION, RECORD_OVERHEAD,
 };
 use crate::error::{Result, StoreError};
 
@@ -22,6 +22,8 @@ pub(crate) struct RecInfo {
     pub subject: String,
     pub has_headers: bool,
     pub headers_len: u32,
+    /// Written inside an atomic batch not closed by this record ([`FLAG_BATCH`]).
+    pub batch: bool,
 }
 
 impl RecInfo {
@@ -79,7 +81,7 @@ fn plausible(buf: &[u8]) -> bool {
     let flags = buf[5];
     let slen = u16::from_le_bytes([buf[6], buf[7]]) as usize;
     let hlen = u32::from_le_bytes([buf[32], buf[33], buf[34], buf[35]]) as usize;
-    (1..=6).contains(&kind) && flags <= 1 && RECORD_OVERHEAD + slen + hlen <= len
+    (1..=6).contains(&kind) && flags <= 3 && RECORD_OVERHEAD + slen + hlen <= len
 }
 
 fn info_of(rec: &crate::codec::Record<'_>, offset: usize, len: usize) -> RecInfo {
@@ -93,6 +95,7 @@ fn info_of(rec: &crate::codec::Record<'_>, offset: usize, len: usize) -> RecInfo
         subject: String::from_utf8_lossy(rec.subject).into_owned(),
         has_headers: rec.headers.is_some(),
         headers_len: rec.headers.map_or(0, |h| h.len()) as u32,
+        batch: false,
     }
 }
 
@@ -109,7 +112,9 @@ pub(crate) fn scan_block(buf: &[u8]) -> BlockScan {
     while pos < buf.len() {
         match decode_record(&buf[pos..]) {
             Ok((rec, len)) => {
-                out.records.push(info_of(&rec, pos, len));
+                let mut info = info_of(&rec, pos, len);
+                info.batch = buf[pos + 5] & FLAG_BATCH != 0;
+                out.records.push(info);
                 pos += len;
             }
             Err(_) => {
@@ -214,6 +219,8 @@ pub(crate) fn decode_index(buf: &[u8], id: u32, block_len: u64) -> Result<Vec<Re
             subject,
             has_headers,
             headers_len,
+            // Sealed blocks never end inside a batch; only the last block's scan needs it.
+            batch: false,
         };
         if RECORD_OVERHEAD + info.subject.len() + headers_len as usize > len as usize {
             return Err(bad("record lengths"));

@@ -43,6 +43,10 @@ impl MessageStore for FileStore {
         self.append(subject, headers, payload, seq, Some(ts), ttl, false, done)
     }
 
+    fn store_batch_async(&self, msgs: Vec<BatchMsg>, done: BatchDone) {
+        self.append_batch(msgs, done)
+    }
+
     fn load_msg(&self, seq: u64) -> Result<StoredMsg> {
         self.load_entry(seq)
     }
