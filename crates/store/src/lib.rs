@@ -60,7 +60,8 @@
 //! record  0..4   total record length L (u32, includes these 4 bytes and the CRC), 40..=80 MiB
 //!         4      kind: 1 message, 2 delete(seq), 3 delete-below(seq), 4 truncate(seq),
 //!                5 erased message, 6 skip(seq)
-//!         5      flags: bit 0 = has headers (distinguishes empty headers from none)
+//!         5      flags: bit 0 = has headers (distinguishes empty headers from none);
+//!                bit 1 = member of an atomic batch not yet closed (see below)
 //!         6..8   subject length S (u16)
 //!         8..16  seq (u64): the message's sequence, or the marker's argument
 //!        16..24  timestamp, unix nanos (i64)
@@ -72,6 +73,11 @@
 //! Markers (kinds 2, 3, 4, 6) are 40 bytes with S = H = 0 and no payload. Erasing a message
 //! first makes a delete marker durable, then overwrites the record in place with a kind-5
 //! record of the same length (zero payload, valid CRC).
+//!
+//! An atomic batch is written contiguously in one block: every record it produces (its
+//! messages and any tombstones its limits caused) has flag bit 1, and an unflagged
+//! skip(last) marker closes it. Recovery cuts a trailing run of flagged records in the last
+//! block as part of the torn tail, so a batch is recovered whole or not at all.
 //!
 //! Replay semantics, in log order (blocks by id, records by offset): message → insert (a
 //! sequence not above the last one is ignored and reported); delete → remove seq;
