@@ -17,6 +17,7 @@ const NAK: &str = "io.nats.jetstream.advisory.v1.nak";
 const TERMINATED: &str = "io.nats.jetstream.advisory.v1.terminated";
 const GROUP_PINNED: &str = "io.nats.jetstream.advisory.v1.consumer_group_pinned";
 const GROUP_UNPINNED: &str = "io.nats.jetstream.advisory.v1.consumer_group_unpinned";
+const BATCH_ABANDONED: &str = "io.nats.jetstream.advisory.v1.stream_batch_abandoned";
 const ACK_METRIC: &str = "io.nats.jetstream.metric.v1.consumer_ack";
 
 /// What happened to a stream or consumer.
@@ -78,6 +79,18 @@ pub fn stream_action(js: &JetStream, stream: &str, action: Action) {
         &subject,
         STREAM_ACTION,
         json!({ "stream": stream, "action": action.word() }),
+    );
+}
+
+/// An atomic batch was dropped before its commit (`timeout`, `large`, `incomplete`,
+/// `unsupported`).
+pub fn batch_abandoned(js: &JetStream, stream: &str, batch: &str, reason: &str) {
+    let subject = format!("$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.{stream}");
+    send(
+        js,
+        &subject,
+        BATCH_ABANDONED,
+        json!({ "stream": stream, "batch": batch, "reason": reason }),
     );
 }
 

@@ -713,10 +713,10 @@ fn msg_get(js: &JetStream, name: &str, p: &[u8]) -> Reply {
         other => e::JS_STREAM_GENERAL_ERROR.with(other),
     })?;
     let b64 = base64::engine::general_purpose::STANDARD;
+    // nats-server's field order: subject, seq, hdrs, data, time.
     let mut msg = serde_json::json!({
         "subject": &*m.subject,
         "seq": m.seq,
-        "time": rfc3339(m.ts),
     });
     if let Some(obj) = msg.as_object_mut() {
         if let Some(hdr) = m.headers.as_ref().filter(|h| !h.is_empty()) {
@@ -725,6 +725,7 @@ fn msg_get(js: &JetStream, name: &str, p: &[u8]) -> Reply {
         if !m.payload.is_empty() {
             obj.insert("data".into(), b64.encode(&m.payload).into());
         }
+        obj.insert("time".into(), rfc3339(m.ts).into());
     }
     Ok(response(
         "stream_msg_get_response",

@@ -13,6 +13,11 @@ pub const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 pub const ROLLUP: &str = "Nats-Rollup";
 pub const TTL: &str = "Nats-TTL";
 pub const STREAM_SOURCE: &str = "Nats-Stream-Source";
+pub const BATCH_ID: &str = "Nats-Batch-Id";
+pub const BATCH_SEQ: &str = "Nats-Batch-Sequence";
+pub const BATCH_COMMIT: &str = "Nats-Batch-Commit";
+pub const REQUIRED_API_LEVEL: &str = "Nats-Required-Api-Level";
+pub const INCR: &str = "Nats-Incr";
 pub const MARKER_REASON: &str = "Nats-Marker-Reason";
 /// The pin id of a `pinned_client` consumer, on every message it delivers.
 pub const PIN_ID: &str = "Nats-Pin-Id";

@@ -7,6 +7,8 @@
 //! order and a check sees every earlier publish, stored or still in flight. The PubAck is
 //! sent from the store's completion, after the record is durable.
 
+mod batch;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,6 +82,8 @@ pub struct Stream {
     origins: Mutex<Vec<Arc<Origin>>>,
     /// Sequences a delete marker was placed for, and when (not placed twice in a row).
     markers_pending: Mutex<HashMap<u64, std::time::Instant>>,
+    /// Atomic batches being staged.
+    batches: Mutex<batch::Batches>,
 }
 
 /// Fills in the defaults nats-server applies to a stream config.
@@ -171,8 +175,9 @@ pub fn validate(cfg: &StreamConfig) -> Result<(), ApiError> {
             e::JS_STREAM_INVALID_CONFIG.with("subject delete marker TTL must not be negative")
         );
     }
-    if cfg.allow_msg_counter || cfg.allow_atomic || cfg.allow_msg_schedules {
-        return Err(e::JS_STREAM_INVALID_CONFIG.with("message counters, atomic batches and schedules are not supported by natrium-server yet"));
+    if cfg.allow_msg_counter || cfg.allow_msg_schedules {
+        return Err(e::JS_STREAM_INVALID_CONFIG
+            .with("message counters and schedules are not supported by natrium-server yet"));
     }
     Ok(())
 }
@@ -307,6 +312,8 @@ enum CallState {
     Calling,
     Returned,
     Done(Result<(u64, i64), StoreError>),
+    /// The completion of an atomic batch append.
+    Batch(Result<Vec<(u64, i64)>, StoreError>),
 }
 
 /// What the completion of one append needs to know.
@@ -387,6 +394,7 @@ impl Stream {
             appended: Arc::new(tokio::sync::Notify::new()),
             origins: Mutex::new(Vec::new()),
             markers_pending: Mutex::new(HashMap::new()),
+            batches: Mutex::new(batch::Batches::default()),
         });
         stream.subscribe(js)?;
         stream.start_expiry(js);
@@ -638,6 +646,7 @@ impl Stream {
     /// Stops subscriptions, consumers and the store (data stays on disk).
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::Relaxed);
+        self.batches.lock().clear();
         self.expiry_wake.notify_one();
         for o in self.origins.lock().drain(..) {
             o.stop();
@@ -676,7 +685,15 @@ impl Stream {
     pub fn ingest(self: &Arc<Self>, m: InMsg) {
         let cfg = self.config();
         let reply = if cfg.no_ack { None } else { m.reply.clone() };
-        if let Err(err) = self.try_ingest(&cfg, m, reply.clone(), None) {
+        let hdr = m.headers.as_deref().unwrap_or_default();
+        let res = match batch::batch_id(hdr) {
+            Some(id) => {
+                let id = id.to_string();
+                self.ingest_batch(&cfg, m, id, reply.clone())
+            }
+            None => self.try_ingest(&cfg, m, reply.clone(), None),
+        };
+        if let Err(err) = res {
             if let Some(r) = reply {
                 self.send_ack_error(&r, err);
             }
@@ -804,35 +821,8 @@ impl Stream {
                 return Err(e::JS_STREAM_NOT_MATCH.err());
             }
         }
-        let rollup = match get(h::ROLLUP) {
-            None => None,
-            Some(r) if !cfg.allow_rollup_hdrs => {
-                let _ = r;
-                return Err(e::JS_STREAM_ROLLUP_FAILED.with("rollup not permitted"));
-            }
-            Some(r @ ("sub" | "all")) => Some(r.to_string()),
-            Some(r) => {
-                return Err(e::JS_STREAM_ROLLUP_FAILED.with(format!("rollup value invalid: {r}")))
-            }
-        };
-        let mut ttl = match get(h::TTL) {
-            None => None,
-            Some(_) if !cfg.allow_msg_ttl => return Err(e::JS_MESSAGE_TTL_DISABLED.err()),
-            Some(v) => parse_ttl(v).ok_or_else(|| e::JS_MESSAGE_TTL_INVALID.err())?,
-        };
-        // With delete markers a TTL is at least the marker TTL (so a marker is never missed),
-        // unless a subject only ever holds one message; the header says what applies.
-        let marker_ttl = Duration::from_nanos(cfg.subject_delete_marker_ttl.max(0) as u64);
-        let mut ttl_headers = None;
-        if let Some(t) = ttl {
-            if cfg.subject_delete_marker_ttl > 0 && cfg.max_msgs_per_subject != 1 && t < marker_ttl
-            {
-                ttl = Some(marker_ttl);
-                let secs = marker_ttl.as_secs().to_string();
-                let kept = h::remove(hdr, |k| k.eq_ignore_ascii_case(h::TTL));
-                ttl_headers = Some(h::append(kept.as_deref(), &[(h::TTL, &secs)]));
-            }
-        }
+        let rollup = rollup_of(cfg, get(h::ROLLUP))?;
+        let (ttl, ttl_headers) = ttl_of(cfg, hdr, get(h::TTL))?;
         let msg_id = get(h::MSG_ID).map(str::to_string);
         self.check_storage_limits(cfg, m.subject.len() + size)?;
         let mut ing = self.ingest.lock();
@@ -1123,6 +1113,50 @@ pub fn pub_ack_json(stream: &str, domain: Option<&str>, seq: u64, duplicate: boo
     }
     out.push('}');
     out.into_bytes()
+}
+
+/// `Nats-Rollup`: none, or `sub` / `all` when the stream allows rollups.
+pub(crate) fn rollup_of(cfg: &StreamConfig, v: Option<&str>) -> Result<Option<String>, ApiError> {
+    match v {
+        None => Ok(None),
+        Some(_) if !cfg.allow_rollup_hdrs => {
+            Err(e::JS_STREAM_ROLLUP_FAILED.with("rollup not permitted"))
+        }
+        Some(r @ ("sub" | "all")) => Ok(Some(r.to_string())),
+        Some(r) => Err(e::JS_STREAM_ROLLUP_FAILED.with(format!("rollup value invalid: {r}"))),
+    }
+}
+
+/// `Nats-TTL` (`v`, from the header block `hdr`): the TTL to store with, and the headers to
+/// store instead when delete markers raise it. With delete markers a TTL is at least the
+/// marker TTL (so a marker is never missed), unless a subject only ever holds one message;
+/// the header says what applies.
+pub(crate) fn ttl_of(
+    cfg: &StreamConfig,
+    hdr: &[u8],
+    v: Option<&str>,
+) -> Result<(Option<Duration>, Option<Bytes>), ApiError> {
+    let ttl = match v {
+        None => return Ok((None, None)),
+        Some(_) if !cfg.allow_msg_ttl => return Err(e::JS_MESSAGE_TTL_DISABLED.err()),
+        Some(v) => parse_ttl(v).ok_or_else(|| e::JS_MESSAGE_TTL_INVALID.err())?,
+    };
+    let marker_ttl = Duration::from_nanos(cfg.subject_delete_marker_ttl.max(0) as u64);
+    match ttl {
+        Some(t)
+            if cfg.subject_delete_marker_ttl > 0
+                && cfg.max_msgs_per_subject != 1
+                && t < marker_ttl =>
+        {
+            let secs = marker_ttl.as_secs().to_string();
+            let kept = h::remove(hdr, |k| k.eq_ignore_ascii_case(h::TTL));
+            Ok((
+                Some(marker_ttl),
+                Some(h::append(kept.as_deref(), &[(h::TTL, &secs)])),
+            ))
+        }
+        ttl => Ok((ttl, None)),
+    }
 }
 
 fn prune_dedup(ing: &mut Ingest, window_ns: i64) {

@@ -1,0 +1,342 @@
+//! Atomic batch publish (`allow_atomic`) through async-nats against the real server:
+//! staged messages get empty replies and stay invisible, the commit stores all of them at
+//! once and answers with `batch` and `count`, `eob` commits without storing the marker, and
+//! every refusal (gap, bad commit, duplicate id, unsupported header, a commit whose check
+//! fails) stores nothing. Replies and codes were checked against nats-server 2.15.1.
+
+mod common;
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use async_nats::{Client, HeaderMap};
+use common::{temp_dir, TestServer};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn setup(
+    args: &[&str],
+    storage: stream::StorageType,
+) -> (TestServer, Client, jetstream::Context) {
+    let server = TestServer::start(args);
+    let nc = async_nats::connect(server.url()).await.unwrap();
+    let js = jetstream::new(nc.clone());
+    js.create_stream(stream::Config {
+        name: "B".into(),
+        subjects: vec!["b.>".into()],
+        allow_atomic_publish: true,
+        storage,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    (server, nc, js)
+}
+
+/// Publishes one batch message and returns the reply's payload.
+async fn send(nc: &Client, subject: &str, pairs: &[(&str, &str)]) -> String {
+    let mut headers = HeaderMap::new();
+    for (k, v) in pairs {
+        headers.insert(*k, *v);
+    }
+    let reply = nc.new_inbox();
+    let mut sub = nc.subscribe(reply.clone()).await.unwrap();
+    nc.publish_with_reply_and_headers(subject.to_string(), reply, headers, "x".into())
+        .await
+        .unwrap();
+    let m = tokio::time::timeout(WAIT, sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8(m.payload.to_vec()).unwrap()
+}
+
+fn code(reply: &str) -> u64 {
+    let v: Value = serde_json::from_str(reply).unwrap_or_else(|_| panic!("not JSON: {reply:?}"));
+    v["error"]["err_code"].as_u64().unwrap_or(0)
+}
+
+async fn last_seq(js: &jetstream::Context) -> u64 {
+    js.get_stream("B")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .last_sequence
+}
+
+#[tokio::test]
+async fn batch_commits_whole_and_survives_restart() {
+    let dir = temp_dir("batch-commit");
+    let args = ["-js", "-sd", dir.to_str().unwrap()];
+    let (server, nc, js) = setup(&args, stream::StorageType::File).await;
+    for i in 1..=3 {
+        let r = send(
+            &nc,
+            &format!("b.{i}"),
+            &[
+                ("Nats-Batch-Id", "a"),
+                ("Nats-Batch-Sequence", &i.to_string()),
+            ],
+        )
+        .await;
+        assert_eq!(r, "", "staged message {i}");
+    }
+    // Staged messages are not in the stream.
+    assert_eq!(last_seq(&js).await, 0);
+    let r = send(
+        &nc,
+        "b.4",
+        &[
+            ("Nats-Batch-Id", "a"),
+            ("Nats-Batch-Sequence", "4"),
+            ("Nats-Batch-Commit", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r, r#"{"stream":"B","seq":4,"batch":"a","count":4}"#);
+    // An end-of-batch marker commits without being stored; the last stored message
+    // carries the commit header.
+    send(
+        &nc,
+        "b.5",
+        &[("Nats-Batch-Id", "e"), ("Nats-Batch-Sequence", "1")],
+    )
+    .await;
+    let r = send(
+        &nc,
+        "b.6",
+        &[
+            ("Nats-Batch-Id", "e"),
+            ("Nats-Batch-Sequence", "2"),
+            ("Nats-Batch-Commit", "eob"),
+        ],
+    )
+    .await;
+    assert_eq!(r, r#"{"stream":"B","seq":5,"batch":"e","count":1}"#);
+    let s = js.get_stream("B").await.unwrap();
+    let m = s.get_raw_message(5).await.unwrap();
+    assert_eq!(
+        m.headers.get("Nats-Batch-Commit").map(|v| v.as_str()),
+        Some("1")
+    );
+    assert_eq!(m.subject.as_str(), "b.5");
+    drop(server);
+    let server = TestServer::start(&args);
+    let nc = async_nats::connect(server.url()).await.unwrap();
+    let js = jetstream::new(nc.clone());
+    let s = js.get_stream("B").await.unwrap();
+    for seq in 1..=5 {
+        let m = s.get_raw_message(seq).await.unwrap();
+        assert_eq!(
+            m.headers.get("Nats-Batch-Id").map(|v| v.as_str()),
+            Some(if seq < 5 { "a" } else { "e" })
+        );
+    }
+}
+
+#[tokio::test]
+async fn refused_batches_store_nothing() {
+    let (_server, nc, js) = setup(
+        &["-js", "-sd", temp_dir("batch-refused").to_str().unwrap()],
+        stream::StorageType::Memory,
+    )
+    .await;
+    let seq = |n: u32| n.to_string();
+    // A batch must start at 1 and have no gaps; the gap abandons it.
+    assert_eq!(
+        code(
+            &send(
+                &nc,
+                "b.x",
+                &[("Nats-Batch-Id", "g"), ("Nats-Batch-Sequence", "2")]
+            )
+            .await
+        ),
+        10176
+    );
+    send(
+        &nc,
+        "b.x",
+        &[("Nats-Batch-Id", "g"), ("Nats-Batch-Sequence", "1")],
+    )
+    .await;
+    assert_eq!(
+        code(
+            &send(
+                &nc,
+                "b.x",
+                &[("Nats-Batch-Id", "g"), ("Nats-Batch-Sequence", "3")]
+            )
+            .await
+        ),
+        10176
+    );
+    assert_eq!(
+        code(
+            &send(
+                &nc,
+                "b.x",
+                &[
+                    ("Nats-Batch-Id", "g"),
+                    ("Nats-Batch-Sequence", "4"),
+                    ("Nats-Batch-Commit", "1")
+                ]
+            )
+            .await
+        ),
+        10176
+    );
+    // Missing sequence, over-long id, unknown commit value.
+    assert_eq!(
+        code(&send(&nc, "b.x", &[("Nats-Batch-Id", "m")]).await),
+        10175
+    );
+    let long = "x".repeat(65);
+    assert_eq!(
+        code(
+            &send(
+                &nc,
+                "b.x",
+                &[("Nats-Batch-Id", &long), ("Nats-Batch-Sequence", "1")]
+            )
+            .await
+        ),
+        10179
+    );
+    assert_eq!(
+        code(
+            &send(
+                &nc,
+                "b.x",
+                &[
+                    ("Nats-Batch-Id", "c"),
+                    ("Nats-Batch-Sequence", "1"),
+                    ("Nats-Batch-Commit", "yes")
+                ]
+            )
+            .await
+        ),
+        10200
+    );
+    // A message id used twice in one batch, and an unsupported header: nothing stored.
+    send(
+        &nc,
+        "b.x",
+        &[
+            ("Nats-Batch-Id", "d"),
+            ("Nats-Batch-Sequence", "1"),
+            ("Nats-Msg-Id", "m1"),
+        ],
+    )
+    .await;
+    let r = send(
+        &nc,
+        "b.x",
+        &[
+            ("Nats-Batch-Id", "d"),
+            ("Nats-Batch-Sequence", &seq(2)),
+            ("Nats-Msg-Id", "m1"),
+            ("Nats-Batch-Commit", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(code(&r), 10201);
+    send(
+        &nc,
+        "b.x",
+        &[("Nats-Batch-Id", "u"), ("Nats-Batch-Sequence", "1")],
+    )
+    .await;
+    let r = send(
+        &nc,
+        "b.x",
+        &[
+            ("Nats-Batch-Id", "u"),
+            ("Nats-Batch-Sequence", "2"),
+            ("Nats-Expected-Last-Msg-Id", "z"),
+            ("Nats-Batch-Commit", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(code(&r), 10177);
+    // The commit's consistency check fails on the batch's second message.
+    send(
+        &nc,
+        "b.x",
+        &[("Nats-Batch-Id", "s"), ("Nats-Batch-Sequence", "1")],
+    )
+    .await;
+    let r = send(
+        &nc,
+        "b.x",
+        &[
+            ("Nats-Batch-Id", "s"),
+            ("Nats-Batch-Sequence", "2"),
+            ("Nats-Expected-Last-Sequence", "0"),
+            ("Nats-Batch-Commit", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r,
+        r#"{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 1"},"stream":"B","seq":0}"#
+    );
+    assert_eq!(last_seq(&js).await, 0);
+    // A stream without allow_atomic refuses batch messages.
+    js.create_stream(stream::Config {
+        name: "N".into(),
+        subjects: vec!["n.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        code(
+            &send(
+                &nc,
+                "n.x",
+                &[("Nats-Batch-Id", "n"), ("Nats-Batch-Sequence", "1")]
+            )
+            .await
+        ),
+        10174
+    );
+    // After all that, a good batch still lands at sequence 1.
+    send(
+        &nc,
+        "b.x",
+        &[
+            ("Nats-Batch-Id", "ok"),
+            ("Nats-Batch-Sequence", "1"),
+            ("Nats-Msg-Id", "m1"),
+        ],
+    )
+    .await;
+    let r = send(
+        &nc,
+        "b.y",
+        &[
+            ("Nats-Batch-Id", "ok"),
+            ("Nats-Batch-Sequence", "2"),
+            ("Nats-Batch-Commit", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r, r#"{"stream":"B","seq":2,"batch":"ok","count":2}"#);
+    // The batch's message id is now known to duplicate detection.
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", "m1");
+    let ack = js
+        .publish_with_headers("b.z", headers, "x".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(ack.duplicate);
+    assert_eq!(ack.sequence, 1);
+}
