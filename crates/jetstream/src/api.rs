@@ -529,6 +529,13 @@ fn stream_update(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
         return Err(e::JS_STREAM_INVALID_CONFIG
             .with("stream configuration update can not change retention policy"));
     }
+    if old.allow_msg_ttl && !cfg.allow_msg_ttl {
+        return Err(e::JS_STREAM_INVALID_CONFIG.with("message TTL status can not be disabled"));
+    }
+    if old.allow_msg_counter != cfg.allow_msg_counter {
+        return Err(e::JS_STREAM_INVALID_CONFIG
+            .with("stream configuration update can not change message counter setting"));
+    }
     if old.sealed && !cfg.sealed {
         return Err(e::JS_STREAM_INVALID_CONFIG
             .with("stream configuration update can not unseal a sealed stream"));

@@ -8,6 +8,7 @@
 //! sent from the store's completion, after the record is durable.
 
 mod batch;
+mod counter;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -175,9 +176,24 @@ pub fn validate(cfg: &StreamConfig) -> Result<(), ApiError> {
             e::JS_STREAM_INVALID_CONFIG.with("subject delete marker TTL must not be negative")
         );
     }
-    if cfg.allow_msg_counter || cfg.allow_msg_schedules {
+    if cfg.allow_msg_counter {
+        let refuse = |why: &str| Err(e::JS_STREAM_INVALID_CONFIG.with(why));
+        if cfg.discard == DiscardPolicy::New {
+            return refuse("counter stream cannot use discard new");
+        }
+        if cfg.allow_msg_ttl {
+            return refuse("counter stream cannot use message TTLs");
+        }
+        if cfg.allow_msg_schedules {
+            return refuse("counter stream cannot use message schedules");
+        }
+        if cfg.retention != Retention::Limits {
+            return refuse("counter stream can only use limits retention");
+        }
+    }
+    if cfg.allow_msg_schedules {
         return Err(e::JS_STREAM_INVALID_CONFIG
-            .with("message counters and schedules are not supported by natrium-server yet"));
+            .with("message schedules are not supported by natrium-server yet"));
     }
     Ok(())
 }
@@ -326,6 +342,8 @@ struct AppendCtx {
     republish: Option<RepublishMsg>,
     /// Set for a message a source appended: told the outcome.
     sourced: Option<Arc<Mutex<Option<SourcedDone>>>>,
+    /// A counter's new total, for the PubAck's `val`.
+    counter: Option<String>,
 }
 
 impl Stream {
@@ -816,6 +834,7 @@ impl Stream {
                 h::get(hdr, name)
             }
         };
+        let incr = counter::increment(cfg, hdr, m.payload.len(), sourced.is_some())?;
         if let Some(want) = get(h::EXPECTED_STREAM) {
             if want != self.name {
                 return Err(e::JS_STREAM_NOT_MATCH.err());
@@ -869,6 +888,22 @@ impl Stream {
                 return Err(e::JS_STREAM_WRONG_LAST_MSG_ID.with(last));
             }
         }
+        let counter = match incr {
+            Some(incr) => {
+                let c = counter::apply(
+                    &*self.store,
+                    &m.subject,
+                    m.headers.as_ref(),
+                    &m.payload,
+                    incr,
+                    None,
+                )?;
+                m.headers = Some(c.headers);
+                m.payload = c.payload;
+                Some(c.value)
+            }
+            None => None,
+        };
         let republish = match transforms.republish.as_ref() {
             Some(rp) => match rp.destination(&m.subject) {
                 Some(dest) => Some(RepublishMsg {
@@ -912,6 +947,7 @@ impl Stream {
             rollup,
             republish,
             sourced,
+            counter,
         })));
         let state = Arc::new(Mutex::new(CallState::Calling));
         let (state2, ctx2, me) = (state.clone(), ctx.clone(), self.clone());
@@ -1070,7 +1106,10 @@ impl Stream {
             }
         }
         if let Some(r) = &ctx.reply {
-            self.send_ack(r, seq, false);
+            match &ctx.counter {
+                Some(val) => self.send_ack_with(r, seq, "val", val),
+                None => self.send_ack(r, seq, false),
+            }
         }
         for w in waiters {
             self.send_ack(&w, seq, true);
@@ -1084,6 +1123,16 @@ impl Stream {
     fn send_ack(&self, reply: &str, seq: u64, duplicate: bool) {
         let Some(js) = self.js() else { return };
         let body = pub_ack_json(&self.name, js.cfg.domain.as_deref(), seq, duplicate);
+        js.outlet().publish(reply, None, None, Bytes::from(body));
+    }
+
+    /// A PubAck with one more string field (`val` of a counter).
+    fn send_ack_with(&self, reply: &str, seq: u64, field: &str, value: &str) {
+        let Some(js) = self.js() else { return };
+        let mut body = pub_ack_json(&self.name, js.cfg.domain.as_deref(), seq, false);
+        body.pop();
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        body.extend_from_slice(format!(",{}:{}}}", q(field), q(value)).as_bytes());
         js.outlet().publish(reply, None, None, Bytes::from(body));
     }
 

@@ -1,4 +1,5 @@
-//! Atomic batch publish (`allow_atomic`) through async-nats against the real server:
+//! Atomic batch publish (`allow_atomic`) and counters (`allow_msg_counter`) through
+//! async-nats against the real server. Batches:
 //! staged messages get empty replies and stay invisible, the commit stores all of them at
 //! once and answers with `batch` and `count`, `eob` commits without storing the marker, and
 //! every refusal (gap, bad commit, duplicate id, unsupported header, a commit whose check
@@ -43,7 +44,7 @@ async fn send(nc: &Client, subject: &str, pairs: &[(&str, &str)]) -> String {
     }
     let reply = nc.new_inbox();
     let mut sub = nc.subscribe(reply.clone()).await.unwrap();
-    nc.publish_with_reply_and_headers(subject.to_string(), reply, headers, "x".into())
+    nc.publish_with_reply_and_headers(subject.to_string(), reply, headers, "".into())
         .await
         .unwrap();
     let m = tokio::time::timeout(WAIT, sub.next())
@@ -339,4 +340,122 @@ async fn refused_batches_store_nothing() {
         .unwrap();
     assert!(ack.duplicate);
     assert_eq!(ack.sequence, 1);
+}
+
+/// Counter streams (`allow_msg_counter`): `Nats-Incr` sums in arbitrary precision per
+/// subject, the PubAck carries `val`, bad increments are refused with nats-server's codes,
+/// a batch of increments sums as it goes, and the totals survive a restart.
+#[tokio::test]
+async fn counters_sum_per_subject() {
+    let dir = temp_dir("counters");
+    let args = ["-js", "-sd", dir.to_str().unwrap()];
+    let server = TestServer::start(&args);
+    let nc = async_nats::connect(server.url()).await.unwrap();
+    let js = jetstream::new(nc.clone());
+    let cfg = stream::Config {
+        name: "C".into(),
+        subjects: vec!["c.>".into()],
+        allow_message_counter: true,
+        allow_atomic_publish: true,
+        ..Default::default()
+    };
+    js.create_stream(cfg.clone()).await.unwrap();
+    let incr = |n: &'static str| vec![("Nats-Incr", n)];
+    let send0 = |subject: &'static str, pairs: Vec<(&'static str, &'static str)>| {
+        let nc = nc.clone();
+        async move {
+            let mut headers = HeaderMap::new();
+            for (k, v) in pairs {
+                headers.insert(k, v);
+            }
+            let m = nc
+                .request_with_headers(subject, headers, "".into())
+                .await
+                .unwrap();
+            String::from_utf8(m.payload.to_vec()).unwrap()
+        }
+    };
+    assert_eq!(
+        send0("c.a", incr("5")).await,
+        r#"{"stream":"C","seq":1,"val":"5"}"#
+    );
+    assert_eq!(
+        send0("c.a", incr("-2")).await,
+        r#"{"stream":"C","seq":2,"val":"3"}"#
+    );
+    let big = "123456789012345678901234567890";
+    assert_eq!(
+        send0("c.b", incr(big)).await,
+        format!(r#"{{"stream":"C","seq":3,"val":"{big}"}}"#)
+    );
+    assert_eq!(
+        send0("c.b", incr(big)).await,
+        r#"{"stream":"C","seq":4,"val":"246913578024691357802469135780"}"#
+    );
+    assert_eq!(code(&send0("c.a", incr("1_0")).await), 10171);
+    assert_eq!(
+        code(
+            &send0(
+                "c.a",
+                vec![("Nats-Incr", "1"), ("Nats-Expected-Last-Sequence", "4")]
+            )
+            .await
+        ),
+        10171
+    );
+    assert_eq!(code(&send0("c.a", vec![("Other", "1")]).await), 10169);
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Incr", "1");
+    let m = nc
+        .request_with_headers("c.a", headers, "x".into())
+        .await
+        .unwrap();
+    assert_eq!(code(std::str::from_utf8(&m.payload).unwrap()), 10170);
+    // A batch of increments to one subject sums as it goes.
+    send(
+        &nc,
+        "c.a",
+        &[
+            ("Nats-Batch-Id", "k"),
+            ("Nats-Batch-Sequence", "1"),
+            ("Nats-Incr", "10"),
+        ],
+    )
+    .await;
+    let r = send(
+        &nc,
+        "c.a",
+        &[
+            ("Nats-Batch-Id", "k"),
+            ("Nats-Batch-Sequence", "2"),
+            ("Nats-Incr", "10"),
+            ("Nats-Batch-Commit", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r, r#"{"stream":"C","seq":6,"batch":"k","count":2}"#);
+    // The counter setting can not change, and a stream without it refuses increments.
+    let off = stream::Config {
+        allow_message_counter: false,
+        ..cfg
+    };
+    assert!(js.update_stream(off).await.is_err());
+    js.create_stream(stream::Config {
+        name: "Z".into(),
+        subjects: vec!["z.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&send0("z.a", incr("1")).await), 10168);
+    drop(server);
+    let server = TestServer::start(&args);
+    let nc = async_nats::connect(server.url()).await.unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Incr", "1");
+    let m = nc
+        .request_with_headers("c.a", headers, "".into())
+        .await
+        .unwrap();
+    assert_eq!(&m.payload[..], br#"{"stream":"C","seq":7,"val":"24"}"#);
 }

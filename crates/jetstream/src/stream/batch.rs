@@ -16,7 +16,7 @@ use bytes::Bytes;
 use natrium_store::{BatchMsg, StoreError};
 use parking_lot::Mutex;
 
-use super::{rollup_of, store_error, ttl_of, CallState, DedupEntry, Stream};
+use super::{counter, rollup_of, store_error, ttl_of, CallState, DedupEntry, Stream};
 use crate::errors::{self as e, ApiError};
 use crate::headers as h;
 use crate::transform::RepublishMsg;
@@ -238,7 +238,8 @@ impl Stream {
         let mut written: HashSet<String> = HashSet::new();
         let mut batch = Vec::with_capacity(msgs.len());
         let mut committed = Vec::with_capacity(msgs.len());
-        for (i, m) in msgs.into_iter().enumerate() {
+        let mut totals = counter::Totals::new();
+        for (i, mut m) in msgs.into_iter().enumerate() {
             let subject = transforms.ingest_subject(&m.subject).unwrap_or(m.subject);
             let hdr = m.headers.as_deref().unwrap_or_default();
             let get = |name: &str| h::get(hdr, name);
@@ -247,9 +248,7 @@ impl Stream {
                     e::JS_ATOMIC_PUBLISH_UNSUPPORTED_HEADER_BATCH.with(h::EXPECTED_LAST_MSG_ID)
                 );
             }
-            if get(h::INCR).is_some() {
-                return Err(e::JS_MESSAGE_INCR_DISABLED.err());
-            }
+            let incr = counter::increment(cfg, hdr, m.payload.len(), false)?;
             if get(h::EXPECTED_STREAM).is_some_and(|want| want != self.name) {
                 return Err(e::JS_STREAM_NOT_MATCH.err());
             }
@@ -299,6 +298,18 @@ impl Stream {
                     return Err(e::JS_STREAM_ROLLUP_FAILED.with("batch rollup all invalid"));
                 }
                 _ => {}
+            }
+            if let Some(incr) = incr {
+                let c = counter::apply(
+                    &*self.store,
+                    &subject,
+                    m.headers.as_ref(),
+                    &m.payload,
+                    incr,
+                    Some(&mut totals),
+                )?;
+                m.headers = Some(c.headers);
+                m.payload = c.payload;
             }
             let republish = match transforms.republish.as_ref() {
                 Some(rp) => rp.destination(&subject).map(|dest| RepublishMsg {
