@@ -219,6 +219,9 @@ pub(crate) enum RecordKind {
     Erased = 5,
     /// Sequences up to `seq` were used (without messages): `last_seq >= seq`.
     Skip = 6,
+    /// A live message `seq` (at or below the last sequence) copied forward out of a block
+    /// being compacted; it replaces the earlier record of the same message.
+    Moved = 7,
 }
 
 impl RecordKind {
@@ -230,6 +233,7 @@ impl RecordKind {
             4 => RecordKind::Truncate,
             5 => RecordKind::Erased,
             6 => RecordKind::Skip,
+            7 => RecordKind::Moved,
             _ => return None,
         })
     }

@@ -238,6 +238,37 @@ impl<L> Index<L> {
         self.msgs.insert(seq, entry);
     }
 
+    /// Points message `seq` (if present) at a new location.
+    pub fn set_loc(&mut self, seq: u64, loc: L) {
+        if let Some(e) = self.msgs.get_mut(&seq) {
+            e.loc = loc;
+        }
+    }
+
+    /// Inserts message `seq` at or below `last_seq` (a moved record replayed after its
+    /// original block was unlinked); a present `seq` only gets the new entry's location.
+    pub fn insert_moved(&mut self, seq: u64, entry: Entry<L>) {
+        if seq > self.last_seq {
+            self.insert(seq, entry);
+            return;
+        }
+        if let Some(e) = self.msgs.get_mut(&seq) {
+            e.loc = entry.loc;
+            return;
+        }
+        self.bytes += entry.size;
+        if entry.expires != 0 {
+            self.ttls.insert((entry.expires, seq));
+        }
+        let list = self.subjects.entry(entry.subject.clone()).or_default();
+        let pos = list.partition_point(|&s| s < seq);
+        list.insert(pos, seq);
+        if self.msgs.is_empty() || seq < self.first_seq {
+            self.first_seq = seq;
+        }
+        self.msgs.insert(seq, entry);
+    }
+
     /// Removes the message `seq` if present.
     pub fn remove(&mut self, seq: u64) -> Option<Entry<L>> {
         let entry = self.msgs.remove(&seq)?;

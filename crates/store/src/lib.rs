@@ -59,7 +59,7 @@
 //!        28..32  CRC of bytes 0..28
 //! record  0..4   total record length L (u32, includes these 4 bytes and the CRC), 40..=80 MiB
 //!         4      kind: 1 message, 2 delete(seq), 3 delete-below(seq), 4 truncate(seq),
-//!                5 erased message, 6 skip(seq)
+//!                5 erased message, 6 skip(seq), 7 moved message
 //!         5      flags: bit 0 = has headers (distinguishes empty headers from none);
 //!                bit 1 = member of an atomic batch not yet closed (see below)
 //!         6..8   subject length S (u16)
@@ -79,10 +79,16 @@
 //! skip(last) marker closes it. Recovery cuts a trailing run of flagged records in the last
 //! block as part of the torn tail, so a batch is recovered whole or not at all.
 //!
+//! Compaction: only a prefix of blocks can be unlinked, so a first block that is at most a
+//! quarter live (one rarely written key, say) would pin every later block. A background
+//! thread copies its live messages forward as kind-7 *moved* records (same fields, same
+//! sequence) and then unlinks it once they are durable, like any dead leading block.
+//!
 //! Replay semantics, in log order (blocks by id, records by offset): message → insert (a
 //! sequence not above the last one is ignored and reported); delete → remove seq;
 //! delete-below(X) → remove every seq < X and raise last to X-1 (purge, compact); truncate(X)
-//! → remove every seq > X, last = X (0 resets); skip(X) → raise last to X; a block header
+//! → remove every seq > X, last = X (0 resets); skip(X) → raise last to X; moved(X) →
+//! X takes the moved record's location, or is inserted if its block is gone; a block header
 //! raises last to first_seq-1. Records are never removed from inside a block; only whole
 //! leading blocks with no live message are unlinked (never the write head), after the
 //! tombstones that emptied them are durable: later tombstones only refer to earlier

@@ -32,6 +32,8 @@ pub(crate) struct Block {
     pub len: u64,
     /// Live messages whose records are in this block.
     pub live: u64,
+    /// Bytes of those messages' records.
+    pub live_bytes: u64,
 }
 
 /// One unit of work for the writer thread, executed in queue order.
@@ -101,6 +103,7 @@ impl Inner {
                 file: None,
                 len: BLOCK_HEADER_LEN as u64,
                 live: 0,
+                live_bytes: 0,
             },
         );
         self.active = id;
@@ -160,6 +163,7 @@ impl Inner {
         entry.loc = loc;
         if let Some(b) = self.blocks.get_mut(&loc.block) {
             b.live += 1;
+            b.live_bytes += loc.len as u64;
         }
         self.idx.insert(seq, entry);
     }
@@ -186,6 +190,7 @@ impl Inner {
         for (seq, e) in removed {
             if let Some(b) = self.blocks.get_mut(&e.loc.block) {
                 b.live = b.live.saturating_sub(1);
+                b.live_bytes = b.live_bytes.saturating_sub(e.loc.len as u64);
             }
             if tombstones {
                 self.append_marker(RecordKind::Delete, *seq);
@@ -206,6 +211,71 @@ impl Inner {
             gone.push(id);
         }
         gone
+    }
+
+    /// The first block, when it is worth compacting: sealed, still holding live messages
+    /// (so it keeps every later block from being unlinked), and at most a quarter live.
+    pub fn compaction_candidate(&self) -> Option<u32> {
+        let (&id, b) = self.blocks.iter().next()?;
+        let worth = id != self.active && b.live > 0 && b.live_bytes * 4 <= b.len;
+        worth.then_some(id)
+    }
+
+    /// Copies the live messages of block `id` (whose bytes are `image`) forward as `Moved`
+    /// records, so the block holds nothing live and can be unlinked. Gives up, moving
+    /// nothing, if any of them does not read back intact. Returns how many moved.
+    pub fn move_live(&mut self, id: u32, image: &[u8]) -> usize {
+        let Some(want) = self.blocks.get(&id).map(|b| b.live) else {
+            return 0;
+        };
+        let mut found = Vec::new();
+        for (&seq, e) in self.idx.iter() {
+            if found.len() as u64 == want {
+                break;
+            }
+            if e.loc.block == id {
+                found.push((seq, e.loc));
+            }
+        }
+        let mut records = Vec::with_capacity(found.len());
+        for (seq, loc) in &found {
+            let start = loc.offset as usize;
+            let Some(bytes) = image.get(start..start + loc.len as usize) else {
+                return 0;
+            };
+            match crate::codec::decode_record(bytes) {
+                Ok((rec, _))
+                    if matches!(rec.kind, RecordKind::Msg | RecordKind::Moved)
+                        && rec.seq == *seq =>
+                {
+                    records.push(rec)
+                }
+                _ => return 0,
+            }
+        }
+        for rec in &records {
+            let moved = Record {
+                kind: RecordKind::Moved,
+                ..*rec
+            };
+            let old = self.idx.get(rec.seq).map(|e| e.loc);
+            let len = crate::codec::msg_record_len(
+                rec.subject.len(),
+                rec.headers.map_or(0, |h| h.len()),
+                rec.payload.len(),
+            );
+            let loc = self.push_record(&moved, len);
+            if let Some(b) = old.and_then(|o| self.blocks.get_mut(&o.block)) {
+                b.live = b.live.saturating_sub(1);
+                b.live_bytes = b.live_bytes.saturating_sub(len as u64);
+            }
+            if let Some(b) = self.blocks.get_mut(&loc.block) {
+                b.live += 1;
+                b.live_bytes += len as u64;
+            }
+            self.idx.set_loc(rec.seq, loc);
+        }
+        records.len()
     }
 
     /// The bytes of a record that is still queued or being written.

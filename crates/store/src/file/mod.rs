@@ -16,6 +16,7 @@ mod writer;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
@@ -100,6 +101,8 @@ pub(crate) struct Shared {
     pub vfs: Arc<dyn Vfs>,
     pub dir: PathBuf,
     pub opts: FileStoreOptions,
+    /// A compaction thread is running.
+    pub compacting: AtomicBool,
 }
 
 impl Shared {
@@ -175,6 +178,7 @@ pub fn open_file_store(
                     file: None,
                     len: BLOCK_HEADER_LEN as u64,
                     live: 0,
+                    live_bytes: 0,
                 },
             );
             1
@@ -206,6 +210,7 @@ pub fn open_file_store(
         vfs,
         dir: dir.to_path_buf(),
         opts,
+        compacting: AtomicBool::new(false),
     });
     let ws = shared.clone();
     let handle = std::thread::Builder::new()
@@ -222,6 +227,9 @@ pub fn open_file_store(
     {
         let mut g = store.lock();
         g.gc_prefix();
+        if g.compaction_candidate().is_some() {
+            start_compaction(&store.shared);
+        }
     }
     store.shared.work_cv.notify_one();
     store.flush()?;
@@ -261,6 +269,59 @@ pub fn restore(dir: &Path, r: &mut dyn Read, opts: FileStoreOptions) -> Result<A
     }
     store.flush()?;
     Ok(store)
+}
+
+/// Compacts on a thread of its own (one at a time per store), off every caller's path.
+fn start_compaction(shared: &Arc<Shared>) {
+    if shared.compacting.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let sh = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("natrium-store-compact".into())
+        .spawn(move || {
+            compact(&sh);
+            sh.compacting.store(false, Ordering::Release);
+        });
+    if spawned.is_err() {
+        shared.compacting.store(false, Ordering::Release);
+    }
+}
+
+/// While the first block is mostly dead but pins every later block (only a prefix of
+/// blocks can be unlinked), copies its live messages forward and unlinks it. Reads the
+/// block outside the lock; gives up on anything unexpected (the block stays as it is).
+fn compact(shared: &Shared) {
+    loop {
+        let (id, file) = {
+            let g = shared.inner.lock();
+            if g.closed || g.failed.is_some() {
+                return;
+            }
+            let Some(id) = g.compaction_candidate() else {
+                return;
+            };
+            match g.blocks.get(&id).and_then(|b| b.file.clone()) {
+                Some(f) => (id, f),
+                None => return,
+            }
+        };
+        let Ok(image) = crate::vfs::read_all(&*file, recovery::MAX_BLOCK_FILE) else {
+            return;
+        };
+        let mut g = shared.inner.lock();
+        if g.closed || g.failed.is_some() || g.compaction_candidate() != Some(id) {
+            return;
+        }
+        if g.move_live(id, &image) == 0 {
+            return;
+        }
+        for gone in g.gc_prefix() {
+            shared.cache.lock().invalidate(gone);
+        }
+        drop(g);
+        shared.work_cv.notify_one();
+    }
 }
 
 fn limit_notices(removed: &[Removed<Loc>]) -> Notices {
@@ -528,6 +589,9 @@ impl FileStore {
         for id in g.gc_prefix() {
             self.shared.cache.lock().invalidate(id);
         }
+        if g.compaction_candidate().is_some() {
+            start_compaction(&self.shared);
+        }
     }
 
     /// Restores one message from a snapshot (gaps allowed).
@@ -631,7 +695,8 @@ impl FileStore {
         };
         let (rec, _) =
             decode_record(&data).map_err(|e| corrupt(&format!("record check failed: {e:?}")))?;
-        if rec.kind != RecordKind::Msg || rec.seq != seq || rec.subject != subject.as_bytes() {
+        let is_msg = matches!(rec.kind, RecordKind::Msg | RecordKind::Moved);
+        if !is_msg || rec.seq != seq || rec.subject != subject.as_bytes() {
             return Err(corrupt("record does not match the index"));
         }
         Ok(StoredMsg {

@@ -20,7 +20,7 @@ use crate::types::StoreConfig;
 use crate::vfs::{read_all, read_exact_at, Vfs};
 
 /// Largest block file recovery reads (record offsets are 32-bit).
-const MAX_BLOCK_FILE: u64 = u32::MAX as u64;
+pub(crate) const MAX_BLOCK_FILE: u64 = u32::MAX as u64;
 
 /// What recovery found, for logs, health endpoints and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -144,6 +144,7 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, cfg: &StoreConfig) -> Result<Re
                     file: Some(f),
                     len,
                     live: 0,
+                    live_bytes: 0,
                 },
             );
             continue;
@@ -182,6 +183,7 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, cfg: &StoreConfig) -> Result<Re
                 file: Some(f),
                 len,
                 live: 0,
+                live_bytes: 0,
             },
         );
     }
@@ -189,6 +191,7 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, cfg: &StoreConfig) -> Result<Re
     for (_, e) in rp.idx.iter() {
         if let Some(b) = blocks.get_mut(&e.loc.block) {
             b.live += 1;
+            b.live_bytes += e.loc.len as u64;
         }
     }
     rp.report.corrupt_ranges = rp.corrupt.clone();
@@ -399,6 +402,27 @@ impl Replay {
                 }
             }
             RecordKind::Skip => self.bound(seq),
+            RecordKind::Moved => {
+                // A live message copied out of a compacted block: it replaces the original
+                // if that block is still here, and stands in for it if it is gone.
+                let size = file_msg_size(
+                    rec.subject.len(),
+                    rec.has_headers.then_some(rec.headers_len as usize),
+                    rec.payload_len(),
+                );
+                let entry = Entry {
+                    subject: self.idx.intern(&rec.subject),
+                    ts: rec.ts,
+                    size,
+                    expires: rec.expires,
+                    loc: Loc {
+                        block,
+                        offset: rec.offset,
+                        len: rec.len,
+                    },
+                };
+                self.idx.insert_moved(seq, entry);
+            }
         }
     }
 

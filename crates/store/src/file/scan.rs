@@ -81,7 +81,7 @@ fn plausible(buf: &[u8]) -> bool {
     let flags = buf[5];
     let slen = u16::from_le_bytes([buf[6], buf[7]]) as usize;
     let hlen = u32::from_le_bytes([buf[32], buf[33], buf[34], buf[35]]) as usize;
-    (1..=6).contains(&kind) && flags <= 3 && RECORD_OVERHEAD + slen + hlen <= len
+    (1..=7).contains(&kind) && flags <= 3 && RECORD_OVERHEAD + slen + hlen <= len
 }
 
 fn info_of(rec: &crate::codec::Record<'_>, offset: usize, len: usize) -> RecInfo {
