@@ -358,7 +358,7 @@ fn restore_from(
     let dir = crate::persist::stream_dir(&js.account_dir(), &cfg.name);
     let restored: Result<Arc<dyn store::MessageStore>, store::StoreError> = match cfg.storage {
         Storage::Memory => store::restore_memory(r).map(|s| s as Arc<dyn store::MessageStore>),
-        Storage::File => store::restore(&dir, r, stream::file_options(js))
+        Storage::File => store::restore(&dir, r, stream::file_options(js, &cfg))
             .map(|s| s as Arc<dyn store::MessageStore>),
     };
     let st = match restored {

@@ -90,6 +90,9 @@ pub struct Stream {
 /// Fills in the defaults nats-server applies to a stream config.
 pub fn normalize(cfg: &mut StreamConfig) {
     crate::transform::normalize(cfg);
+    if cfg.persist_mode == "default" {
+        cfg.persist_mode.clear();
+    }
     if cfg.subjects.is_empty() && cfg.mirror.is_none() && cfg.sources.is_empty() {
         cfg.subjects = vec![cfg.name.clone()];
     }
@@ -124,13 +127,19 @@ pub fn normalize(cfg: &mut StreamConfig) {
     }
 }
 
-/// The file store's options under this server's sync policy.
-pub(crate) fn file_options(js: &JetStream) -> FileStoreOptions {
+/// nats-server's default `sync_interval`, used by a stream with `persist_mode: async` when
+/// the server syncs before every PubAck.
+const ASYNC_PERSIST_SYNC: Duration = Duration::from_secs(120);
+
+/// The file store's options under this server's sync policy and the stream's persist mode.
+pub(crate) fn file_options(js: &JetStream, cfg: &StreamConfig) -> FileStoreOptions {
+    let sync = match (js.cfg.sync, cfg.persist_mode.as_str()) {
+        (SyncMode::Interval(d), _) => store::SyncPolicy::Interval(d),
+        (SyncMode::Always, "async") => store::SyncPolicy::Interval(ASYNC_PERSIST_SYNC),
+        (SyncMode::Always, _) => store::SyncPolicy::Always,
+    };
     FileStoreOptions {
-        sync: match js.cfg.sync {
-            SyncMode::Always => store::SyncPolicy::Always,
-            SyncMode::Interval(d) => store::SyncPolicy::Interval(d),
-        },
+        sync,
         ..Default::default()
     }
 }
@@ -175,6 +184,27 @@ pub fn validate(cfg: &StreamConfig) -> Result<(), ApiError> {
         return Err(
             e::JS_STREAM_INVALID_CONFIG.with("subject delete marker TTL must not be negative")
         );
+    }
+    match cfg.persist_mode.as_str() {
+        "" | "default" => {}
+        "async" if cfg.storage != Storage::File => {
+            return Err(e::JS_STREAM_INVALID_CONFIG
+                .with("async persist mode is only supported on file storage"));
+        }
+        "async" if cfg.allow_atomic => {
+            return Err(e::JS_STREAM_INVALID_CONFIG
+                .with("async persist mode is not supported with atomic batch publish"));
+        }
+        "async" => {}
+        other => {
+            // nats-server refuses it while decoding the request.
+            let quoted = format!("\"{other}\"");
+            return Err(e::JS_INVALID_JSON.with(format!("can not unmarshal {quoted:?}")));
+        }
+    }
+    if cfg.allow_batched {
+        return Err(e::JS_STREAM_INVALID_CONFIG
+            .with("fast batch publishing (allow_batched) is not supported by natrium-server yet"));
     }
     if cfg.allow_msg_counter {
         let refuse = |why: &str| Err(e::JS_STREAM_INVALID_CONFIG.with(why));
@@ -222,6 +252,9 @@ fn validate_origins(cfg: &StreamConfig) -> Result<(), ApiError> {
         }
         if cfg.allow_msg_schedules {
             return Err(e::JS_MIRROR_WITH_MSG_SCHEDULES.err());
+        }
+        if cfg.allow_batched {
+            return Err(e::JS_MIRROR_WITH_BATCH_PUBLISH.err());
         }
         if let Some(c) = &m.consumer {
             let bad = !valid_name(&c.name)
@@ -358,7 +391,7 @@ impl Stream {
         let scfg = store_config(&cfg);
         let store: Arc<dyn MessageStore> = match cfg.storage {
             Storage::Memory => store::new_memory_store(scfg),
-            Storage::File => store::open_file_store(&dir, scfg, file_options(js))
+            Storage::File => store::open_file_store(&dir, scfg, file_options(js, &cfg))
                 .map_err(|err| e::JS_STREAM_CREATE.with(err))?,
         };
         Self::assemble(js, cfg, created, is_new, store)
@@ -704,7 +737,14 @@ impl Stream {
         let cfg = self.config();
         let reply = if cfg.no_ack { None } else { m.reply.clone() };
         let hdr = m.headers.as_deref().unwrap_or_default();
+        // A fast-batch publish (reply `<prefix>.<id>.<flow>.<gap>.<seq>.<op>.$FI`): no stream
+        // here allows them.
+        let fast_batch = m
+            .reply
+            .as_deref()
+            .is_some_and(|r| r.len() > 4 && r.ends_with(".$FI"));
         let res = match batch::batch_id(hdr) {
+            _ if fast_batch => Err(e::JS_BATCH_PUBLISH_DISABLED.err()),
             Some(id) => {
                 let id = id.to_string();
                 self.ingest_batch(&cfg, m, id, reply.clone())

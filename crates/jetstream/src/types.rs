@@ -201,6 +201,12 @@ pub struct StreamConfig {
     pub allow_atomic: bool,
     #[serde(skip_serializing_if = "is_false")]
     pub allow_msg_schedules: bool,
+    /// `default` (PubAck after fsync) or `async` (PubAck once written, fsync later).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub persist_mode: String,
+    /// Fast batch publishing (nats-server 2.14): refused, not implemented here.
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_batched: bool,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
 }
@@ -243,6 +249,8 @@ impl Default for StreamConfig {
             allow_msg_counter: false,
             allow_atomic: false,
             allow_msg_schedules: false,
+            persist_mode: String::new(),
+            allow_batched: false,
             metadata: BTreeMap::new(),
         }
     }

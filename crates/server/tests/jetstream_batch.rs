@@ -459,3 +459,80 @@ async fn counters_sum_per_subject() {
         .unwrap();
     assert_eq!(&m.payload[..], br#"{"stream":"C","seq":7,"val":"24"}"#);
 }
+
+/// `persist_mode: async` streams acknowledge once written (nats-server's async mode) and keep
+/// their messages across a clean restart; fast batch publishing (`allow_batched`) is refused
+/// with a clear error, and a fast-batch publish gets nats-server's "batch publish is
+/// disabled".
+#[tokio::test]
+async fn persist_mode_and_fast_batch_refusal() {
+    let dir = temp_dir("persist-mode");
+    let args = ["-js", "-sd", dir.to_str().unwrap()];
+    let server = TestServer::start(&args);
+    let nc = async_nats::connect(server.url()).await.unwrap();
+    let api = |subject: &'static str, body: &'static str| {
+        let nc = nc.clone();
+        async move {
+            let m = nc.request(subject, body.into()).await.unwrap();
+            serde_json::from_slice::<Value>(&m.payload).unwrap()
+        }
+    };
+    let r = api(
+        "$JS.API.STREAM.CREATE.A",
+        r#"{"name":"A","subjects":["a.>"],"persist_mode":"async"}"#,
+    )
+    .await;
+    assert_eq!(r["config"]["persist_mode"], "async", "{r}");
+    let r = api(
+        "$JS.API.STREAM.CREATE.M",
+        r#"{"name":"M","subjects":["m.>"],"persist_mode":"async","storage":"memory"}"#,
+    )
+    .await;
+    assert_eq!(r["error"]["err_code"], 10052, "{r}");
+    let r = api(
+        "$JS.API.STREAM.UPDATE.A",
+        r#"{"name":"A","subjects":["a.>"]}"#,
+    )
+    .await;
+    assert_eq!(
+        r["error"]["description"],
+        "stream configuration update can not change persist mode"
+    );
+    let r = api(
+        "$JS.API.STREAM.CREATE.F",
+        r#"{"name":"F","subjects":["f.>"],"allow_batched":true}"#,
+    )
+    .await;
+    assert_eq!(r["error"]["err_code"], 10052, "{r}");
+    let js = jetstream::new(nc.clone());
+    for i in 0..10 {
+        js.publish(format!("a.{i}"), "x".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let reply = "_INBOX.fb.1.10.ok.1.0.$FI";
+    let mut sub = nc.subscribe(reply).await.unwrap();
+    nc.publish_with_reply("a.x", reply, "x".into())
+        .await
+        .unwrap();
+    let m = tokio::time::timeout(WAIT, sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(code(std::str::from_utf8(&m.payload).unwrap()), 10205);
+    drop(server);
+    let server = TestServer::start(&args);
+    let nc = async_nats::connect(server.url()).await.unwrap();
+    let js = jetstream::new(nc);
+    let info = js
+        .get_stream("A")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .clone();
+    assert_eq!(info.state.messages, 10);
+}
