@@ -476,7 +476,7 @@ impl Consumer {
         let now = Instant::now();
         let mut outs = Vec::new();
         let mut rt = self.rt.lock();
-        self.expire_requests(&stream, &mut rt, now, &mut outs);
+        self.expire_requests(&mut rt, now, &mut outs);
         if rt.pin.as_ref().is_some_and(|p| p.lapses <= now) {
             let pin = rt.pin.take().expect("checked");
             if let Some(js) = stream.js() {
@@ -575,17 +575,10 @@ impl Consumer {
         rt.last_flush = now;
     }
 
-    fn expire_requests(
-        &self,
-        stream: &Stream,
-        rt: &mut Runtime,
-        now: Instant,
-        outs: &mut Vec<Out>,
-    ) {
+    fn expire_requests(&self, rt: &mut Runtime, now: Instant, outs: &mut Vec<Out>) {
         let mut kept = VecDeque::with_capacity(rt.waiting.len());
         while let Some(req) = rt.waiting.pop_front() {
             if req.expires.is_some_and(|e| e <= now) {
-                let pending = self.num_pending_locked(stream, rt);
                 outs.push(status_out(
                     &req.reply,
                     "408 Request Timeout",
@@ -594,7 +587,6 @@ impl Consumer {
                         ("Nats-Pending-Bytes", &req.max_bytes.max(0).to_string()),
                     ],
                 ));
-                let _ = pending;
             } else {
                 kept.push_back(req);
             }

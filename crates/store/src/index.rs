@@ -505,6 +505,14 @@ impl<L> Index<L> {
         } else if is_all(filter) {
             if start <= self.first_seq {
                 self.len()
+            } else if start > self.last_seq {
+                0
+            } else if self.len() == self.last_seq + 1 - self.first_seq {
+                // No deleted sequence between first and last: plain arithmetic.
+                self.last_seq + 1 - start
+            } else if start - self.first_seq < self.last_seq - start {
+                // Count whichever side of `start` is shorter.
+                self.len() - self.msgs.range(..start).count() as u64
             } else {
                 self.msgs.range(start..).count() as u64
             }
