@@ -532,6 +532,9 @@ fn stream_update(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
     if old.allow_msg_ttl && !cfg.allow_msg_ttl {
         return Err(e::JS_STREAM_INVALID_CONFIG.with("message TTL status can not be disabled"));
     }
+    if old.allow_msg_schedules && !cfg.allow_msg_schedules {
+        return Err(e::JS_STREAM_INVALID_CONFIG.with("message schedules can not be disabled"));
+    }
     if old.persist_mode != cfg.persist_mode {
         return Err(e::JS_STREAM_INVALID_CONFIG
             .with("stream configuration update can not change persist mode"));

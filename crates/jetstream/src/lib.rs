@@ -23,6 +23,7 @@ mod priority;
 pub use persist::write_atomic;
 mod advisory;
 mod backup;
+mod cron;
 mod direct;
 mod source;
 pub mod stream;

@@ -9,6 +9,7 @@
 
 mod batch;
 mod counter;
+mod schedule;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -85,6 +86,9 @@ pub struct Stream {
     markers_pending: Mutex<HashMap<u64, std::time::Instant>>,
     /// Atomic batches being staged.
     batches: Mutex<batch::Batches>,
+    /// Message schedules, and the wake-up of the task that fires them.
+    schedules: Mutex<schedule::Schedules>,
+    schedule_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Fills in the defaults nats-server applies to a stream config.
@@ -92,6 +96,11 @@ pub fn normalize(cfg: &mut StreamConfig) {
     crate::transform::normalize(cfg);
     if cfg.persist_mode == "default" {
         cfg.persist_mode.clear();
+    }
+    // Schedules need `sub` rollups (nats-server turns them on unless pedantic).
+    if cfg.allow_msg_schedules && !cfg.allow_rollup_hdrs {
+        cfg.allow_rollup_hdrs = true;
+        cfg.deny_purge = false;
     }
     if cfg.subjects.is_empty() && cfg.mirror.is_none() && cfg.sources.is_empty() {
         cfg.subjects = vec![cfg.name.clone()];
@@ -221,9 +230,8 @@ pub fn validate(cfg: &StreamConfig) -> Result<(), ApiError> {
             return refuse("counter stream can only use limits retention");
         }
     }
-    if cfg.allow_msg_schedules {
-        return Err(e::JS_STREAM_INVALID_CONFIG
-            .with("message schedules are not supported by natrium-server yet"));
+    if cfg.allow_msg_schedules && cfg.discard == DiscardPolicy::New {
+        return Err(e::JS_STREAM_INVALID_CONFIG.with("message scheduling cannot use discard new"));
     }
     Ok(())
 }
@@ -282,6 +290,9 @@ fn validate_origins(cfg: &StreamConfig) -> Result<(), ApiError> {
         if !valid_name(&m.name) {
             return Err(e::JS_MIRROR_INVALID_STREAM_NAME.err());
         }
+    }
+    if !cfg.sources.is_empty() && cfg.allow_msg_schedules {
+        return Err(e::JS_SOURCE_WITH_MSG_SCHEDULES.err());
     }
     let mut inames = std::collections::HashSet::new();
     for src in &cfg.sources {
@@ -377,6 +388,8 @@ struct AppendCtx {
     sourced: Option<Arc<Mutex<Option<SourcedDone>>>>,
     /// A counter's new total, for the PubAck's `val`.
     counter: Option<String>,
+    /// What storing the message means for the stream's schedules.
+    schedule: Option<schedule::Note>,
 }
 
 impl Stream {
@@ -446,6 +459,8 @@ impl Stream {
             origins: Mutex::new(Vec::new()),
             markers_pending: Mutex::new(HashMap::new()),
             batches: Mutex::new(batch::Batches::default()),
+            schedules: Mutex::new(schedule::Schedules::default()),
+            schedule_wake: Arc::new(tokio::sync::Notify::new()),
         });
         stream.subscribe(js)?;
         stream.start_expiry(js);
@@ -458,6 +473,7 @@ impl Stream {
             }
         }
         stream.start_origins(js)?;
+        stream.start_schedules();
         Ok(stream)
     }
 
@@ -591,7 +607,7 @@ impl Stream {
                 headers: Some(headers),
                 payload: Bytes::new(),
             };
-            let _ = self.try_ingest(&cfg, marker, None, None);
+            let _ = self.try_ingest(&cfg, marker, None, None, false);
         }
     }
 
@@ -680,6 +696,7 @@ impl Stream {
         persist::save_stream(&js.account_dir(), &cfg, self.created)
             .map_err(|err| e::JS_STREAM_UPDATE.with(err))?;
         let promoted = self.config().mirror.is_some() && cfg.mirror.is_none();
+        let schedules_on = !self.config().allow_msg_schedules && cfg.allow_msg_schedules;
         *self.config.write() = Arc::new(cfg);
         *self.transforms.write() = transforms;
         if promoted {
@@ -689,6 +706,9 @@ impl Stream {
         }
         self.start_origins(js)?;
         self.subscribe(js)?;
+        if schedules_on {
+            self.start_schedules();
+        }
         self.expiry_wake.notify_one();
         self.notify_consumers();
         Ok(())
@@ -698,6 +718,7 @@ impl Stream {
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::Relaxed);
         self.batches.lock().clear();
+        self.schedule_wake.notify_one();
         self.expiry_wake.notify_one();
         for o in self.origins.lock().drain(..) {
             o.stop();
@@ -749,7 +770,7 @@ impl Stream {
                 let id = id.to_string();
                 self.ingest_batch(&cfg, m, id, reply.clone())
             }
-            None => self.try_ingest(&cfg, m, reply.clone(), None),
+            None => self.try_ingest(&cfg, m, reply.clone(), None, false),
         };
         if let Err(err) = res {
             if let Some(r) = reply {
@@ -776,7 +797,7 @@ impl Stream {
         };
         let done = Arc::new(Mutex::new(Some(done)));
         let finish = done.clone();
-        if let Err(err) = self.try_ingest(&cfg, m, None, Some(done)) {
+        if let Err(err) = self.try_ingest(&cfg, m, None, Some(done), false) {
             if let Some(f) = finish.lock().take() {
                 f(Err(err));
             }
@@ -846,12 +867,24 @@ impl Stream {
         }
     }
 
+    /// A copy a schedule fired: stored like a publish, without the client-only checks.
+    fn ingest_scheduled(self: &Arc<Self>, m: InMsg) {
+        let cfg = self.config();
+        let _ = self.try_ingest(&cfg, m, None, None, true);
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// `scheduled`: a copy a schedule fired (see `schedule.rs`).
     fn try_ingest(
         self: &Arc<Self>,
         cfg: &StreamConfig,
         mut m: InMsg,
         reply: Option<String>,
         sourced: Option<Arc<Mutex<Option<SourcedDone>>>>,
+        scheduled: bool,
     ) -> Result<(), ApiError> {
         let transforms = self.transforms.read().clone();
         if sourced.is_none() {
@@ -866,6 +899,19 @@ impl Stream {
         if cfg.max_msg_size > 0 && size > cfg.max_msg_size as usize {
             return Err(e::JS_STREAM_MESSAGE_EXCEEDS_MAXIMUM.err());
         }
+        let schedule = if scheduled {
+            let hdr = m.headers.as_deref().unwrap_or_default();
+            cfg.allow_msg_schedules.then(|| schedule::note_of_copy(hdr))
+        } else if sourced.is_some() {
+            None
+        } else {
+            let hdr = m.headers.as_deref().unwrap_or_default();
+            let (replaced, note) = schedule::check(cfg, &*self.store, &m.subject, hdr)?;
+            if replaced.is_some() {
+                m.headers = replaced;
+            }
+            note
+        };
         let hdr = m.headers.as_deref().unwrap_or_default();
         let get = |name: &str| {
             if hdr.is_empty() {
@@ -988,6 +1034,7 @@ impl Stream {
             republish,
             sourced,
             counter,
+            schedule,
         })));
         let state = Arc::new(Mutex::new(CallState::Calling));
         let (state2, ctx2, me) = (state.clone(), ctx.clone(), self.clone());
@@ -1098,7 +1145,8 @@ impl Stream {
             Ok((seq, ts)) => {
                 let retention = self.config().retention;
                 let drop_now = retention == Retention::Interest && self.consumer_count() == 0;
-                if ctx.rollup.is_none() && !drop_now {
+                let purges = ctx.schedule.as_ref().is_some_and(schedule::Note::purges);
+                if ctx.rollup.is_none() && !drop_now && !purges {
                     self.acknowledge(&ctx, seq, ts, waiters);
                     return;
                 }
@@ -1139,6 +1187,9 @@ impl Stream {
     /// Republishes the message (when configured), sends the PubAck (and those of duplicates
     /// waiting on it) and wakes the consumers. The copy goes first, as in nats-server.
     fn acknowledge(&self, ctx: &AppendCtx, seq: u64, ts: i64, waiters: Vec<String>) {
+        if let Some(note) = &ctx.schedule {
+            self.schedule_stored(note, &ctx.subject, seq, ts);
+        }
         if let Some(rp) = &ctx.republish {
             if let Some(js) = self.js() {
                 let (hdr, payload) = rp.build(&self.name, &ctx.subject, seq, ts);

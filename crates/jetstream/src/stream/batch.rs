@@ -16,7 +16,7 @@ use bytes::Bytes;
 use natrium_store::{BatchMsg, StoreError};
 use parking_lot::Mutex;
 
-use super::{counter, rollup_of, store_error, ttl_of, CallState, DedupEntry, Stream};
+use super::{counter, rollup_of, schedule, store_error, ttl_of, CallState, DedupEntry, Stream};
 use crate::errors::{self as e, ApiError};
 use crate::headers as h;
 use crate::transform::RepublishMsg;
@@ -92,6 +92,7 @@ struct Committed {
     msg_id: Option<String>,
     rollup: Option<String>,
     republish: Option<RepublishMsg>,
+    schedule: Option<schedule::Note>,
 }
 
 /// `Nats-Batch-Id`, if the message carries one.
@@ -241,6 +242,15 @@ impl Stream {
         let mut totals = counter::Totals::new();
         for (i, mut m) in msgs.into_iter().enumerate() {
             let subject = transforms.ingest_subject(&m.subject).unwrap_or(m.subject);
+            let (replaced, schedule) = schedule::check(
+                cfg,
+                &*self.store,
+                &subject,
+                m.headers.as_deref().unwrap_or_default(),
+            )?;
+            if replaced.is_some() {
+                m.headers = replaced;
+            }
             let hdr = m.headers.as_deref().unwrap_or_default();
             let get = |name: &str| h::get(hdr, name);
             if get(h::EXPECTED_LAST_MSG_ID).is_some() {
@@ -335,6 +345,7 @@ impl Stream {
                 msg_id,
                 rollup,
                 republish,
+                schedule,
             });
         }
         // Republished copies name the subject's previous sequence: the stream's, then the
@@ -466,6 +477,9 @@ impl Stream {
             let interest_none =
                 me.config().retention == Retention::Interest && me.consumer_count() == 0;
             for (c, (seq, ts)) in committed.iter().zip(&seqs) {
+                if let Some(note) = &c.schedule {
+                    me.schedule_stored(note, &c.subject, *seq, *ts);
+                }
                 if interest_none {
                     let _ = me.store.remove_msg(*seq);
                 }

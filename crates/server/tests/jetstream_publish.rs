@@ -1,5 +1,6 @@
-//! Atomic batch publish (`allow_atomic`) and counters (`allow_msg_counter`) through
-//! async-nats against the real server. Batches:
+//! Publish-side stream features through async-nats against the real server: atomic batch
+//! publish (`allow_atomic`), counters (`allow_msg_counter`), message schedules
+//! (`allow_msg_schedules`) and `persist_mode`. Batches:
 //! staged messages get empty replies and stay invisible, the commit stores all of them at
 //! once and answers with `batch` and `count`, `eob` commits without storing the marker, and
 //! every refusal (gap, bad commit, duplicate id, unsupported header, a commit whose check
@@ -535,4 +536,139 @@ async fn persist_mode_and_fast_batch_refusal() {
         .unwrap()
         .clone();
     assert_eq!(info.state.messages, 10);
+}
+
+/// Message schedules: `@every` fires repeatedly onto its target with `Nats-Scheduler` and
+/// `Nats-Schedule-Next`, `@at` in the past fires once and the schedule is purged, bad
+/// schedules get nats-server's codes, and a schedule keeps firing after a restart.
+#[tokio::test]
+async fn schedules_fire_onto_their_target() {
+    let dir = temp_dir("schedules");
+    let args = ["-js", "-sd", dir.to_str().unwrap()];
+    let server = TestServer::start(&args);
+    let nc = async_nats::connect(server.url()).await.unwrap();
+    let js = jetstream::new(nc.clone());
+    let created = nc
+        .request(
+            "$JS.API.STREAM.CREATE.S",
+            r#"{"name":"S","subjects":["s.>"],"allow_msg_schedules":true}"#.into(),
+        )
+        .await
+        .unwrap();
+    let created: Value = serde_json::from_slice(&created.payload).unwrap();
+    // Schedules turn roll-ups on.
+    assert_eq!(created["config"]["allow_rollup_hdrs"], true, "{created}");
+    let publish =
+        |subject: &'static str, pairs: Vec<(&'static str, String)>, body: &'static str| {
+            let nc = nc.clone();
+            async move {
+                let mut headers = HeaderMap::new();
+                for (k, v) in pairs {
+                    headers.insert(k, v.as_str());
+                }
+                let m = nc
+                    .request_with_headers(subject, headers, body.into())
+                    .await
+                    .unwrap();
+                String::from_utf8(m.payload.to_vec()).unwrap()
+            }
+        };
+    let s = |v: &str| v.to_string();
+    let bad = publish(
+        "s.a",
+        vec![
+            ("Nats-Schedule", s("@every 100ms")),
+            ("Nats-Schedule-Target", s("s.t")),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&bad), 10189);
+    let bad = publish(
+        "s.a",
+        vec![
+            ("Nats-Schedule", s("@every 1s")),
+            ("Nats-Schedule-Target", s("elsewhere")),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code(&bad), 10190);
+    let bad = publish("s.a", vec![("Nats-Scheduler", s("s.q"))], "").await;
+    assert_eq!(code(&bad), 10212);
+    let ok = publish(
+        "s.every",
+        vec![
+            ("Nats-Schedule", s("@every 1s")),
+            ("Nats-Schedule-Target", s("s.tick")),
+            ("Foo", s("bar")),
+        ],
+        "tick",
+    )
+    .await;
+    assert_eq!(ok, r#"{"stream":"S","seq":1}"#);
+    let past = chrono::Utc::now() - chrono::Duration::seconds(5);
+    let at = format!("@at {}", past.format("%Y-%m-%dT%H:%M:%SZ"));
+    publish(
+        "s.once",
+        vec![("Nats-Schedule", at), ("Nats-Schedule-Target", s("s.done"))],
+        "once",
+    )
+    .await;
+    let stream = js.get_stream("S").await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let once_gone = stream
+            .get_last_raw_message_by_subject("s.once")
+            .await
+            .is_err();
+        let done = stream.get_last_raw_message_by_subject("s.done").await;
+        let tick = stream.get_last_raw_message_by_subject("s.tick").await;
+        if let (true, Ok(done), Ok(tick)) = (once_gone, done, tick) {
+            assert_eq!(&done.payload[..], b"once");
+            assert_eq!(
+                done.headers.get("Nats-Schedule-Next").map(|v| v.as_str()),
+                Some("purge")
+            );
+            assert_eq!(
+                tick.headers.get("Nats-Scheduler").map(|v| v.as_str()),
+                Some("s.every")
+            );
+            assert_eq!(tick.headers.get("Foo").map(|v| v.as_str()), Some("bar"));
+            assert!(tick.headers.get("Nats-Schedule").is_none());
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "schedules did not fire"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(server);
+    // After a restart the repeating schedule goes on.
+    let server = TestServer::start(&args);
+    let nc = async_nats::connect(server.url()).await.unwrap();
+    let js = jetstream::new(nc);
+    let stream = js.get_stream("S").await.unwrap();
+    let before = stream
+        .get_last_raw_message_by_subject("s.tick")
+        .await
+        .unwrap()
+        .sequence;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = stream
+            .get_last_raw_message_by_subject("s.tick")
+            .await
+            .unwrap()
+            .sequence;
+        if now > before {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "schedule stopped after restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
