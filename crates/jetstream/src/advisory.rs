@@ -18,6 +18,9 @@ const TERMINATED: &str = "io.nats.jetstream.advisory.v1.terminated";
 const GROUP_PINNED: &str = "io.nats.jetstream.advisory.v1.consumer_group_pinned";
 const GROUP_UNPINNED: &str = "io.nats.jetstream.advisory.v1.consumer_group_unpinned";
 const BATCH_ABANDONED: &str = "io.nats.jetstream.advisory.v1.stream_batch_abandoned";
+const API_AUDIT: &str = "io.nats.jetstream.advisory.v1.api_audit";
+/// Where the API audit advisory goes.
+pub const API_AUDIT_SUBJECT: &str = "$JS.EVENT.ADVISORY.API";
 const ACK_METRIC: &str = "io.nats.jetstream.metric.v1.consumer_ack";
 
 /// What happened to a stream or consumer.
@@ -92,6 +95,32 @@ pub fn batch_abandoned(js: &JetStream, stream: &str, batch: &str, reason: &str) 
         BATCH_ABANDONED,
         json!({ "stream": stream, "batch": batch, "reason": reason }),
     );
+}
+
+/// One `$JS.API` request and the response it got (published only when someone listens;
+/// the caller checks, since finding the client's details costs a lookup).
+pub fn api_audit(
+    js: &JetStream,
+    client: Option<Value>,
+    subject: &str,
+    request: &[u8],
+    response: &[u8],
+) {
+    let mut fields = Map::new();
+    fields.insert("server".into(), js.cfg.server_name.clone().into());
+    fields.insert("client".into(), client.unwrap_or(Value::Null));
+    fields.insert("subject".into(), subject.into());
+    if !request.is_empty() {
+        fields.insert(
+            "request".into(),
+            String::from_utf8_lossy(request).into_owned().into(),
+        );
+    }
+    fields.insert(
+        "response".into(),
+        String::from_utf8_lossy(response).into_owned().into(),
+    );
+    send(js, API_AUDIT_SUBJECT, API_AUDIT, Value::Object(fields));
 }
 
 pub fn consumer_action(js: &JetStream, stream: &str, consumer: &str, action: Action) {

@@ -57,7 +57,12 @@ pub fn dispatch(js: Arc<JetStream>, m: InMsg) -> bool {
             Err(err) if kind == "consumer_reset_response" => consumer::reset_error_body(&err),
             Err(err) => error_response(kind, &err),
         };
-        js.outlet().publish(&reply, None, None, Bytes::from(body));
+        let body = Bytes::from(body);
+        js.outlet().publish(&reply, None, None, body.clone());
+        if js.outlet().has_interest(advisory::API_AUDIT_SUBJECT) {
+            let client = js.outlet().client_info(m.origin);
+            advisory::api_audit(&js, client, &m.subject, &m.payload, &body);
+        }
     });
     true
 }

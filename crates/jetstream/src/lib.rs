@@ -43,6 +43,8 @@ pub use stream::Stream;
 /// A message delivered to an internal subscription.
 #[derive(Debug, Clone)]
 pub struct InMsg {
+    /// The publishing connection's id (0 when JetStream itself published).
+    pub origin: u64,
     pub subject: String,
     pub reply: Option<String>,
     pub headers: Option<Bytes>,
@@ -98,6 +100,11 @@ pub trait Outlet: Send + Sync + 'static {
 
     /// Writes a warning to the server's log.
     fn warn(&self, _line: &str) {}
+
+    /// nats-server's `ClientInfo` of connection `cid`, for advisories; `None` if unknown.
+    fn client_info(&self, _cid: u64) -> Option<serde_json::Value> {
+        None
+    }
 
     /// Routes a plain message.
     fn publish(&self, subject: &str, reply: Option<&str>, headers: Option<Bytes>, payload: Bytes) {

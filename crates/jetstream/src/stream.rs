@@ -602,6 +602,7 @@ impl Stream {
                 ],
             );
             let marker = InMsg {
+                origin: 0,
                 subject: subject.to_string(),
                 reply: None,
                 headers: Some(headers),
@@ -790,6 +791,7 @@ impl Stream {
     ) {
         let cfg = self.config();
         let m = InMsg {
+            origin: 0,
             subject,
             reply: None,
             headers,

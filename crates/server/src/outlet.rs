@@ -99,4 +99,10 @@ impl Outlet for ServerOutlet {
     fn has_interest(&self, subject: &str) -> bool {
         self.account.sublist.has_interest(subject)
     }
+
+    fn client_info(&self, cid: u64) -> Option<serde_json::Value> {
+        let server = self.server.upgrade()?;
+        let client = server.client(cid)?;
+        Some(crate::sysacc::audit_client_info(&client, &server.name))
+    }
 }

@@ -276,6 +276,7 @@ impl Server {
         let s = &sub.0;
         if let Some(handler) = &s.internal {
             return handler(natrium_jetstream::InMsg {
+                origin: origin.cid,
                 subject: msg.shown_subject.to_string(),
                 reply: msg.reply.map(|r| String::from_utf8_lossy(r).into_owned()),
                 headers: msg.headers.cloned(),

@@ -382,6 +382,11 @@ impl Server {
         self.clients.lock().len()
     }
 
+    /// The connection with id `cid`, if it is still connected.
+    pub(crate) fn client(&self, cid: u64) -> Option<Arc<Client>> {
+        self.clients.lock().get(&cid).map(|e| e.client.clone())
+    }
+
     pub(crate) fn all_clients(&self) -> Vec<Arc<Client>> {
         self.clients
             .lock()

@@ -687,8 +687,35 @@ impl Events {
     }
 }
 
+/// nats-server's `ClientInfo` of a JetStream API audit advisory.
+pub(crate) fn audit_client_info(c: &Client, server: &str) -> Value {
+    let mut v = identity_info(c, &c.meta.account());
+    if let Some(o) = v.as_object_mut() {
+        o.insert("rtt".into(), (c.meta.rtt().as_nanos() as u64).into());
+        o.insert("server".into(), server.into());
+        o.insert("kind".into(), "Client".into());
+        o.insert("client_type".into(), "nats".into());
+    }
+    v
+}
+
 /// nats-server's `ClientInfo` of an event.
 fn client_info(c: &Client, account: &str, stopped: bool) -> Value {
+    let mut v = identity_info(c, account);
+    if let Some(o) = v.as_object_mut() {
+        if stopped {
+            o.insert("rtt".into(), (c.meta.rtt().as_nanos() as u64).into());
+            o.insert("stop".into(), rfc3339(SystemTime::now()).into());
+        }
+        o.insert("name_tag".into(), account.into());
+        o.insert("kind".into(), "Client".into());
+        o.insert("client_type".into(), "nats".into());
+    }
+    v
+}
+
+/// The fields every `ClientInfo` starts with: when, from where, who.
+fn identity_info(c: &Client, account: &str) -> Value {
     let id = c.meta.identity();
     let mut v = json!({
         "start": rfc3339(c.meta.start),
@@ -706,13 +733,6 @@ fn client_info(c: &Client, account: &str, stopped: bool) -> Value {
         text("name", &id.name);
         text("lang", &id.lang);
         text("ver", &id.version);
-        if stopped {
-            o.insert("rtt".into(), (c.meta.rtt().as_nanos() as u64).into());
-            o.insert("stop".into(), rfc3339(SystemTime::now()).into());
-        }
-        o.insert("name_tag".into(), account.into());
-        o.insert("kind".into(), "Client".into());
-        o.insert("client_type".into(), "nats".into());
     }
     v
 }

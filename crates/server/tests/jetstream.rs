@@ -449,13 +449,63 @@ async fn subject_delete_markers_replace_expired_last_messages() {
     }
 }
 
+/// The next advisory or metric, skipping API audits (every API call makes one).
 async fn next_event(events: &mut async_nats::Subscriber) -> (String, serde_json::Value) {
-    let m = tokio::time::timeout(Duration::from_secs(5), events.next())
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("advisory")
+            .unwrap();
+        if m.subject.as_str() == "$JS.EVENT.ADVISORY.API" {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        return (m.subject.to_string(), v);
+    }
+}
+
+/// Every API request is audited on `$JS.EVENT.ADVISORY.API` with the requester's client
+/// info, the request and the response, as nats-server does.
+#[tokio::test]
+async fn api_requests_are_audited() {
+    let dir = temp_dir("js-audit");
+    let server = TestServer::start(&["-js", "-sd", dir.to_str().unwrap(), "-n", "audit-srv"]);
+    let watcher = async_nats::connect(server.url()).await.unwrap();
+    let mut audits = watcher.subscribe("$JS.EVENT.ADVISORY.API").await.unwrap();
+    common::sync(&watcher).await;
+    let nc = async_nats::ConnectOptions::new()
+        .name("auditee")
+        .connect(server.url())
         .await
-        .expect("advisory")
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
-    (m.subject.to_string(), v)
+    let m = nc
+        .request("$JS.API.STREAM.INFO.NOPE", "".into())
+        .await
+        .unwrap();
+    let response = String::from_utf8(m.payload.to_vec()).unwrap();
+    let a = tokio::time::timeout(Duration::from_secs(5), audits.next())
+        .await
+        .expect("audit")
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&a.payload).unwrap();
+    assert_eq!(v["type"], "io.nats.jetstream.advisory.v1.api_audit");
+    assert_eq!(v["server"], "audit-srv");
+    assert_eq!(v["subject"], "$JS.API.STREAM.INFO.NOPE");
+    assert!(v.get("request").is_none(), "{v}");
+    assert_eq!(v["response"], response.as_str());
+    let client = &v["client"];
+    assert_eq!(
+        (&client["acc"], &client["name"]),
+        (&"$G".into(), &"auditee".into())
+    );
+    assert_eq!(
+        (&client["kind"], &client["server"]),
+        (&"Client".into(), &"audit-srv".into())
+    );
+    assert!(
+        client["id"].as_u64().unwrap() > 0 && client["host"] == "127.0.0.1",
+        "{v}"
+    );
 }
 
 /// Advisories on `$JS.EVENT.ADVISORY.>` and ack metrics, with nats-server's subjects and

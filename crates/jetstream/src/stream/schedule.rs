@@ -365,6 +365,7 @@ impl Stream {
             add.push((h::ROLLUP, r));
         }
         Some(InMsg {
+            origin: 0,
             subject: target,
             reply: None,
             headers: Some(h::append(kept.as_deref(), &add)),
