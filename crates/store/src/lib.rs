@@ -79,6 +79,12 @@
 //! skip(last) marker closes it. Recovery cuts a trailing run of flagged records in the last
 //! block as part of the torn tail, so a batch is recovered whole or not at all.
 //!
+//! The block being appended to is zero-filled ahead of the write position (1 MiB at a time,
+//! up to the block size), so appends overwrite zeros instead of growing the file and each
+//! group commit's fdatasync has no size change to flush; sealing a block cuts it back to its
+//! last record before a later block is created, and recovery trims an all-zero tail of the
+//! last block silently (any other damaged tail is reported).
+//!
 //! Compaction: only a prefix of blocks can be unlinked, so a first block that is at most a
 //! quarter live (one rarely written key, say) would pin every later block. A background
 //! thread copies its live messages forward as kind-7 *moved* records (same fields, same

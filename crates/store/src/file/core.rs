@@ -42,8 +42,9 @@ pub(crate) enum Op {
     Create { id: u32, header: Vec<u8> },
     /// Write `data` at `offset` of block `id` (appends and in-place erasure).
     Write { id: u32, offset: u64, data: Vec<u8> },
-    /// Block `id` is full: once durable, build and write its index file.
-    Seal { id: u32 },
+    /// Block `id` is full at `len` bytes: cut the file to that length (dropping its
+    /// zero-filled reserve) and, once durable, build and write its index file.
+    Seal { id: u32, len: u64 },
     /// Block `id` holds nothing live and nothing later depends on it: unlink it once the
     /// tombstones queued before this op are durable.
     Remove { id: u32 },
@@ -89,7 +90,8 @@ impl Inner {
     pub fn roll(&mut self, next_seq: u64) {
         let old = self.active;
         let id = old + 1;
-        self.queue.push(Op::Seal { id: old });
+        let len = self.blocks.get(&old).map_or(0, |b| b.len);
+        self.queue.push(Op::Seal { id: old, len });
         let header = BlockHeader {
             id,
             first_seq: next_seq,

@@ -184,7 +184,10 @@ pub fn open_file_store(
             1
         }
     };
-    queue.extend(rec.need_index.iter().map(|&id| Op::Seal { id }));
+    queue.extend(rec.need_index.iter().map(|&id| Op::Seal {
+        id,
+        len: blocks.get(&id).map_or(0, |b| b.len),
+    }));
     let inner = Inner {
         block_size: opts.block_size.max(BLOCK_HEADER_LEN as u64 + 64),
         cfg,

@@ -167,7 +167,9 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, cfg: &StoreConfig) -> Result<Re
         replay_block(&mut rp, id, &scan);
         if let Some(at) = scan.torn_at {
             if is_last {
-                rp.report.truncated_bytes += len - at;
+                if !scan.zero_tail {
+                    rp.report.truncated_bytes += len - at;
+                }
                 f.set_len(at)?;
                 f.sync()?;
                 len = at;
@@ -250,6 +252,7 @@ fn load_index(
             records,
             holes: Vec::new(),
             torn_at: None,
+            zero_tail: false,
         }),
         Err(_) => IndexLoad::Unusable,
     }
@@ -268,6 +271,7 @@ fn drop_open_batch(rp: &mut Replay, id: u32, scan: &mut BlockScan) {
     scan.records.truncate(keep);
     scan.holes.retain(|h| h.offset < at);
     scan.torn_at = Some(scan.torn_at.map_or(at, |t| t.min(at)));
+    scan.zero_tail = false;
     rp.problem(format!(
         "block {id}: incomplete atomic batch of {open} record(s) at offset {at} dropped"
     ));

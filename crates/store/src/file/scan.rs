@@ -50,6 +50,8 @@ pub(crate) struct BlockScan {
     pub holes: Vec<Hole>,
     /// Offset of a damaged tail with no valid record after it.
     pub torn_at: Option<u64>,
+    /// That tail is all zeros: the reserve the writer fills ahead, not damage.
+    pub zero_tail: bool,
 }
 
 /// A damaged byte range followed by a valid record.
@@ -133,6 +135,7 @@ pub(crate) fn scan_block(buf: &[u8]) -> BlockScan {
                     }
                     None => {
                         out.torn_at = Some(pos as u64);
+                        out.zero_tail = buf[pos..].iter().all(|&b| b == 0);
                         break;
                     }
                 }
