@@ -169,9 +169,14 @@ fn execute(
                 unsynced.dir = true;
             }
             Op::Write { id, offset, data } => {
-                let f = files
-                    .get(id)
-                    .ok_or_else(|| io::Error::other(format!("block {id} is not open")))?;
+                let Some(f) = files.get(id) else {
+                    // A block collected since (an erasure queued for it, say) is about to be
+                    // unlinked: nothing written to it matters any more.
+                    if !shared.inner.lock().blocks.contains_key(id) {
+                        continue;
+                    }
+                    return Err(io::Error::other(format!("block {id} is not open")));
+                };
                 f.write_at(data, *offset)?;
                 if *id == active {
                     prefill(shared, f, *id, *offset + data.len() as u64, prefilled)?;
