@@ -143,8 +143,9 @@ async fn batch_commits_whole_and_survives_restart() {
 
 #[tokio::test]
 async fn refused_batches_store_nothing() {
+    let dir = temp_dir("batch-refused");
     let (_server, nc, js) = setup(
-        &["-js", "-sd", temp_dir("batch-refused").to_str().unwrap()],
+        &["-js", "-sd", dir.to_str().unwrap()],
         stream::StorageType::Memory,
     )
     .await;

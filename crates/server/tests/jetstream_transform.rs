@@ -7,14 +7,15 @@ mod common;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
-use common::{temp_dir, Raw, TestServer};
+use common::{temp_dir, Raw, TempDir, TestServer};
 use futures_util::StreamExt;
 
-async fn js_server(tag: &str) -> (TestServer, async_nats::Client, jetstream::Context) {
+/// A JetStream server on a fresh store directory (removed when the guard drops).
+async fn js_server(tag: &str) -> (TestServer, async_nats::Client, jetstream::Context, TempDir) {
     let dir = temp_dir(tag);
     let s = TestServer::start(&["-js", "-sd", dir.to_str().unwrap()]);
     let nc = async_nats::connect(s.url()).await.unwrap();
-    (s, nc.clone(), jetstream::new(nc))
+    (s, nc.clone(), jetstream::new(nc), dir)
 }
 
 /// Sends a raw STREAM.CREATE and returns the reply as JSON.
@@ -32,7 +33,7 @@ async fn create_raw(nc: &async_nats::Client, cfg: serde_json::Value) -> serde_js
 
 #[tokio::test]
 async fn transform_stores_under_the_new_subject() {
-    let (_s, _nc, js) = js_server("xf-store").await;
+    let (_s, _nc, js, _dir) = js_server("xf-store").await;
     let mut st = js
         .create_stream(stream::Config {
             name: "T".into(),
@@ -117,7 +118,7 @@ fn masked(headers: &[String]) -> Vec<String> {
 
 #[tokio::test]
 async fn republish_headers_in_order_before_the_puback() {
-    let (s, nc, _js) = js_server("xf-rp").await;
+    let (s, nc, _js, _dir) = js_server("xf-rp").await;
     let created = create_raw(
         &nc,
         serde_json::json!({"name": "R", "subjects": ["src.>"],
@@ -192,7 +193,7 @@ async fn republish_headers_in_order_before_the_puback() {
 
 #[tokio::test]
 async fn republish_headers_only_and_into_another_stream() {
-    let (_s, nc, js) = js_server("xf-rp-ho").await;
+    let (_s, nc, js, _dir) = js_server("xf-rp-ho").await;
     js.create_stream(stream::Config {
         name: "H".into(),
         subjects: vec!["h.>".into()],
@@ -280,7 +281,7 @@ async fn republish_headers_only_and_into_another_stream() {
 
 #[tokio::test]
 async fn bad_configs_get_nats_server_errors() {
-    let (_s, nc, _js) = js_server("xf-bad").await;
+    let (_s, nc, _js, _dir) = js_server("xf-bad").await;
     let cases = [
         (
             serde_json::json!({"subject_transform": {"src": "a..b", "dest": "x"}}),
