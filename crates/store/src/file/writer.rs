@@ -169,19 +169,31 @@ fn execute(
                 unsynced.dir = true;
             }
             Op::Write { id, offset, data } => {
-                let Some(f) = files.get(id) else {
-                    // A block collected since (an erasure queued for it, say) is about to be
-                    // unlinked: nothing written to it matters any more.
-                    if !shared.inner.lock().blocks.contains_key(id) {
-                        continue;
-                    }
-                    return Err(io::Error::other(format!("block {id} is not open")));
+                let f = match files.get(id) {
+                    Some(f) => f.clone(),
+                    // Collected from the index since this write was queued: the file stays
+                    // until its removal, which is queued after this write and happens only
+                    // once everything before it is durable. Until then the bytes matter
+                    // (they may be acknowledged messages whose replacements are not durable
+                    // yet), so they are written like any other.
+                    None => match shared.vfs.open(&shared.block_path(*id), false) {
+                        Ok(f) => {
+                            files.insert(*id, f.clone());
+                            f
+                        }
+                        Err(e) => {
+                            return Err(io::Error::new(
+                                e.kind(),
+                                format!("block {id} is not open: {e}"),
+                            ))
+                        }
+                    },
                 };
                 f.write_at(data, *offset)?;
                 if *id == active {
-                    prefill(shared, f, *id, *offset + data.len() as u64, prefilled)?;
+                    prefill(shared, &f, *id, *offset + data.len() as u64, prefilled)?;
                 }
-                unsynced.files.insert(*id, f.clone());
+                unsynced.files.insert(*id, f);
             }
             Op::Seal { id, len } => {
                 // A sealed block ends at its last record: its zero reserve goes, before
