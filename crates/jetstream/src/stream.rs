@@ -30,7 +30,7 @@ use crate::headers as h;
 use crate::persist;
 use crate::source::{self, Kind, Origin};
 use crate::transform::{RepublishMsg, Transforms};
-use crate::types::{DiscardPolicy, PubAckError, Retention, Storage, StreamConfig};
+use crate::types::{Compression, DiscardPolicy, PubAckError, Retention, Storage, StreamConfig};
 use crate::{Handler, InMsg, JetStream, SyncMode};
 
 /// nats-server's default duplicate window.
@@ -354,6 +354,7 @@ pub(crate) fn store_config(cfg: &StreamConfig) -> StoreConfig {
         first_seq: cfg.first_seq,
         allow_msg_ttl: cfg.allow_msg_ttl,
         subject_delete_markers: cfg.subject_delete_marker_ttl > 0,
+        compress: cfg.compression == Compression::S2,
     }
 }
 

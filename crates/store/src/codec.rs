@@ -249,6 +249,84 @@ pub(crate) struct Record<'a> {
     pub subject: &'a [u8],
     pub headers: Option<&'a [u8]>,
     pub payload: &'a [u8],
+    /// Set when the body is stored compressed: `headers` is then `None` and `payload`
+    /// holds the Snappy-compressed headers-then-payload bytes.
+    pub packed: Option<Packed>,
+}
+
+/// What a compressed record's body unpacks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Packed {
+    pub has_headers: bool,
+    /// Uncompressed headers length (the record's headers length field).
+    pub headers_len: u32,
+    /// Uncompressed body length (headers plus payload), from the Snappy preamble.
+    pub raw_len: u32,
+}
+
+impl Record<'_> {
+    /// Bytes this record takes on disk.
+    pub fn encoded_len(&self) -> usize {
+        match self.packed {
+            Some(_) => RECORD_OVERHEAD + self.subject.len() + self.payload.len(),
+            None => msg_record_len(
+                self.subject.len(),
+                self.headers.map_or(0, |h| h.len()),
+                self.payload.len(),
+            ),
+        }
+    }
+
+    /// The message's headers and payload, decompressed when the record is packed.
+    pub fn unpack(&self, data: &bytes::Bytes) -> Result<(Option<bytes::Bytes>, bytes::Bytes)> {
+        let Some(p) = self.packed else {
+            return Ok((
+                self.headers.map(|h| data.slice_ref(h)),
+                data.slice_ref(self.payload),
+            ));
+        };
+        let raw = snap::raw::Decoder::new()
+            .decompress_vec(self.payload)
+            .map_err(|e| StoreError::BadFormat(format!("compressed body: {e}")))?;
+        if raw.len() != p.raw_len as usize || raw.len() < p.headers_len as usize {
+            return Err(StoreError::BadFormat("compressed body length".into()));
+        }
+        let mut raw = bytes::Bytes::from(raw);
+        let headers = raw.split_to(p.headers_len as usize);
+        Ok((p.has_headers.then_some(headers), raw))
+    }
+}
+
+/// Bodies shorter than this are stored as they are.
+const PACK_MIN: usize = 64;
+
+/// The Snappy-compressed headers-then-payload of a message, when that saves at least an
+/// eighth of the body.
+pub(crate) fn pack(headers: Option<&[u8]>, payload: &[u8]) -> Option<(Vec<u8>, Packed)> {
+    let hlen = headers.map_or(0, |h| h.len());
+    let raw_len = hlen + payload.len();
+    if !(PACK_MIN..=MAX_RECORD_LEN).contains(&raw_len) {
+        return None;
+    }
+    let mut enc = snap::raw::Encoder::new();
+    let out = match headers {
+        Some(h) if !h.is_empty() => {
+            let mut body = Vec::with_capacity(raw_len);
+            body.extend_from_slice(h);
+            body.extend_from_slice(payload);
+            enc.compress_vec(&body)
+        }
+        _ => enc.compress_vec(payload),
+    }
+    .ok()?;
+    (out.len() <= raw_len - raw_len / 8).then_some((
+        out,
+        Packed {
+            has_headers: headers.is_some(),
+            headers_len: hlen as u32,
+            raw_len: raw_len as u32,
+        },
+    ))
 }
 
 const FLAG_HEADERS: u8 = 1;
@@ -256,6 +334,11 @@ const FLAG_HEADERS: u8 = 1;
 /// same batch, or the unflagged record that closes it, follows. Recovery drops a trailing
 /// run of such records (an incomplete batch) together with a torn tail.
 pub(crate) const FLAG_BATCH: u8 = 2;
+/// The body (headers then payload) is Snappy-compressed (raw format); the headers length
+/// field holds the uncompressed headers length.
+pub(crate) const FLAG_PACKED: u8 = 4;
+/// Every flag bit a record may carry.
+pub(crate) const FLAGS_KNOWN: u8 = FLAG_HEADERS | FLAG_BATCH | FLAG_PACKED;
 
 /// Encoded length of a message record.
 pub(crate) fn msg_record_len(subject: usize, headers: usize, payload: usize) -> usize {
@@ -269,20 +352,16 @@ pub(crate) fn encode_record(out: &mut Vec<u8>, rec: &Record<'_>) {
 
 /// Appends one record to `out` with `extra` flags ([`FLAG_BATCH`]) set.
 pub(crate) fn encode_record_flagged(out: &mut Vec<u8>, rec: &Record<'_>, extra: u8) {
-    let hlen = rec.headers.map_or(0, |h| h.len());
-    let total = msg_record_len(rec.subject.len(), hlen, rec.payload.len());
+    let (hlen, has_headers, packed) = match rec.packed {
+        Some(p) => (p.headers_len as usize, p.has_headers, FLAG_PACKED),
+        None => (rec.headers.map_or(0, |h| h.len()), rec.headers.is_some(), 0),
+    };
+    let total = rec.encoded_len();
     let start = out.len();
     out.reserve(total);
     out.extend_from_slice(&(total as u32).to_le_bytes());
     out.push(rec.kind as u8);
-    out.push(
-        extra
-            | if rec.headers.is_some() {
-                FLAG_HEADERS
-            } else {
-                0
-            },
-    );
+    out.push(extra | packed | if has_headers { FLAG_HEADERS } else { 0 });
     out.extend_from_slice(&(rec.subject.len() as u16).to_le_bytes());
     out.extend_from_slice(&rec.seq.to_le_bytes());
     out.extend_from_slice(&rec.ts.to_le_bytes());
@@ -307,6 +386,7 @@ pub(crate) fn encode_marker(out: &mut Vec<u8>, kind: RecordKind, seq: u64, ts: i
         subject: b"",
         headers: None,
         payload: b"",
+        packed: None,
     };
     encode_record(out, &rec);
 }
@@ -348,17 +428,46 @@ pub(crate) fn decode_record(buf: &[u8]) -> std::result::Result<(Record<'_>, usiz
         let expires = r.i64()?;
         let hlen = r.u32()? as usize;
         let subject = r.take(slen)?;
+        let has_headers = flags & FLAG_HEADERS != 0;
+        if flags & !FLAGS_KNOWN != 0 {
+            return Err(short());
+        }
+        if flags & FLAG_PACKED != 0 {
+            let payload = r.take(r.remaining())?;
+            let raw_len = snap::raw::decompress_len(payload).map_err(|_| short())?;
+            if !matches!(kind, RecordKind::Msg | RecordKind::Moved)
+                || raw_len < hlen
+                || raw_len > MAX_RECORD_LEN
+            {
+                return Err(short());
+            }
+            let packed = Packed {
+                has_headers,
+                headers_len: hlen as u32,
+                raw_len: raw_len as u32,
+            };
+            return Ok(Record {
+                kind,
+                seq,
+                ts,
+                expires,
+                subject,
+                headers: None,
+                payload,
+                packed: Some(packed),
+            });
+        }
         let headers = r.take(hlen)?;
         let payload = r.take(r.remaining())?;
-        let headers = (flags & FLAG_HEADERS != 0).then_some(headers);
         Ok(Record {
             kind,
             seq,
             ts,
             expires,
             subject,
-            headers,
+            headers: has_headers.then_some(headers),
             payload,
+            packed: None,
         })
     }
     let record = parse(&mut r).map_err(|_| RecordError::Corrupt)?;
@@ -380,6 +489,7 @@ mod tests {
             subject: b"a.b",
             headers: Some(b"NATS/1.0\r\n\r\n"),
             payload: b"hello",
+            packed: None,
         };
         encode_record(&mut buf, &rec);
         let (back, len) = decode_record(&buf).unwrap();
@@ -397,6 +507,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn packed_record_roundtrip_and_flips_are_rejected() {
+        let headers: &[u8] = b"NATS/1.0\r\nA: b\r\n\r\n";
+        let payload = b"abcdefgh".repeat(40);
+        let (body, p) = pack(Some(headers), &payload).expect("repetitive body compresses");
+        let rec = Record {
+            kind: RecordKind::Msg,
+            seq: 3,
+            ts: 1,
+            expires: 0,
+            subject: b"s.x",
+            headers: None,
+            payload: &body,
+            packed: Some(p),
+        };
+        let mut buf = Vec::new();
+        encode_record(&mut buf, &rec);
+        assert_eq!(buf.len(), rec.encoded_len());
+        assert!(buf.len() < payload.len());
+        let data = bytes::Bytes::from(buf.clone());
+        let (back, _) = decode_record(&data).unwrap();
+        assert_eq!(back, rec);
+        let (h, pl) = back.unpack(&data).unwrap();
+        assert_eq!(h.as_deref(), Some(headers));
+        assert_eq!(&pl[..], &payload[..]);
+        for i in 0..buf.len() {
+            let mut b = buf.clone();
+            b[i] ^= 0x10;
+            assert!(decode_record(&b).is_err(), "flip at {i} accepted");
+        }
+        // Incompressible or short bodies stay plain.
+        assert!(pack(None, b"short").is_none());
+        let noise: Vec<u8> = (0..200u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        assert!(pack(None, &noise).is_none());
     }
 
     #[test]

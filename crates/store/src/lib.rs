@@ -61,7 +61,13 @@
 //!         4      kind: 1 message, 2 delete(seq), 3 delete-below(seq), 4 truncate(seq),
 //!                5 erased message, 6 skip(seq), 7 moved message
 //!         5      flags: bit 0 = has headers (distinguishes empty headers from none);
-//!                bit 1 = member of an atomic batch not yet closed (see below)
+//!                bit 1 = member of an atomic batch not yet closed (see below);
+//!                bit 2 = packed: the bytes after the subject are the Snappy (raw format)
+//!                compression of headers then payload, H is the *uncompressed* headers
+//!                length, and the uncompressed body length is the Snappy preamble. Only
+//!                message and moved records are packed, only for stores configured to
+//!                compress (`compression: s2`), and only when that saves an eighth of a
+//!                body of 64 bytes or more. The CRC covers the stored (compressed) bytes.
 //!         6..8   subject length S (u16)
 //!         8..16  seq (u64): the message's sequence, or the marker's argument
 //!        16..24  timestamp, unix nanos (i64)
@@ -104,8 +110,9 @@
 //! ```text
 //! 0..4 magic "NTRI" | 4..6 version | 6..8 zero | 8..12 block id | 12..20 block length the
 //! index describes | 20..28 record count N | N entries | CRC of everything before
-//! entry: kind u8 | has-headers u8 | subject (u16 length + bytes) | offset u32 | length u32 |
-//!        seq u64 | ts i64 | expiry i64 | headers length u32
+//! entry: kind u8 | flags u8 (bit 0 has headers, bit 1 packed) | subject (u16 length +
+//!        bytes) | offset u32 | length u32 | seq u64 | ts i64 | expiry i64 | headers length
+//!        u32 | packed only: uncompressed body length u32
 //! ```
 //! An index is used only if its CRC, id and recorded block length match; otherwise the
 //! block is scanned (a sealed block whose length changed is reported as damaged).

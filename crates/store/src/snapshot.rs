@@ -102,8 +102,9 @@ pub(crate) fn decode_config(r: &mut Reader) -> Result<StoreConfig> {
         discard_new_per_subject,
         first_seq,
         allow_msg_ttl,
-        // Not part of the snapshot format: the stream's config sets it after a restore.
+        // Not part of the snapshot format: the stream's config sets them after a restore.
         subject_delete_markers: false,
+        compress: false,
     })
 }
 

@@ -54,6 +54,9 @@ pub struct StoreConfig {
     /// Expiry leaves the last message of each subject in place and reports it in
     /// [`ExpireOutcome::spared`], for the caller to replace with a delete marker.
     pub subject_delete_markers: bool,
+    /// Store message bodies compressed where that saves space (the stream's
+    /// `compression: s2`). Applies to new writes; the memory store keeps bodies as given.
+    pub compress: bool,
 }
 
 impl Default for StoreConfig {
@@ -72,6 +75,7 @@ impl Default for StoreConfig {
             first_seq: 0,
             allow_msg_ttl: false,
             subject_delete_markers: false,
+            compress: false,
         }
     }
 }

@@ -213,7 +213,8 @@ fn run(h: &mut common::Harness, ops: &[Op], max_msgs: Option<usize>) {
     for (i, op) in ops.iter().enumerate() {
         match op {
             &Op::Store(s, n) => {
-                let payload: Vec<u8> = (0..n).map(|j| (j + i) as u8).collect();
+                // Periodic, so bodies of 64 bytes and more compress (file-packed).
+                let payload: Vec<u8> = (0..n).map(|j| (j % 16 + i) as u8).collect();
                 let seq = h
                     .store
                     .store_msg(SUBJECTS[s], None, Bytes::from(payload.clone()), None)

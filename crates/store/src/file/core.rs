@@ -182,6 +182,7 @@ impl Inner {
             subject: b"",
             headers: None,
             payload: b"",
+            packed: None,
         };
         self.push_record(&rec, data.len());
     }
@@ -261,11 +262,7 @@ impl Inner {
                 ..*rec
             };
             let old = self.idx.get(rec.seq).map(|e| e.loc);
-            let len = crate::codec::msg_record_len(
-                rec.subject.len(),
-                rec.headers.map_or(0, |h| h.len()),
-                rec.payload.len(),
-            );
+            let len = rec.encoded_len();
             let loc = self.push_record(&moved, len);
             if let Some(b) = old.and_then(|o| self.blocks.get_mut(&o.block)) {
                 b.live = b.live.saturating_sub(1);

@@ -549,16 +549,34 @@ impl FileStore {
         let ts = ts.unwrap_or_else(now_nanos);
         let expires = expires.unwrap_or_else(|| expiry_of(ts, ttl));
         let subject_bytes = subject.as_bytes();
-        let rec = Record {
-            kind: RecordKind::Msg,
-            seq,
-            ts,
-            expires,
-            subject: subject_bytes,
-            headers,
-            payload,
+        let packed = if g.cfg.compress {
+            crate::codec::pack(headers, payload)
+        } else {
+            None
         };
-        let rec_len = crate::codec::msg_record_len(subject.len(), hlen.unwrap_or(0), payload.len());
+        let rec = match &packed {
+            Some((body, p)) => Record {
+                kind: RecordKind::Msg,
+                seq,
+                ts,
+                expires,
+                subject: subject_bytes,
+                headers: None,
+                payload: body,
+                packed: Some(*p),
+            },
+            None => Record {
+                kind: RecordKind::Msg,
+                seq,
+                ts,
+                expires,
+                subject: subject_bytes,
+                headers,
+                payload,
+                packed: None,
+            },
+        };
+        let rec_len = rec.encoded_len();
         let entry = Entry {
             subject: g.idx.intern(subject),
             ts,
@@ -702,12 +720,13 @@ impl FileStore {
         if !is_msg || rec.seq != seq || rec.subject != subject.as_bytes() {
             return Err(corrupt("record does not match the index"));
         }
+        let (headers, payload) = rec.unpack(&data).map_err(|e| corrupt(&e.to_string()))?;
         Ok(StoredMsg {
             subject: subject.clone(),
             seq,
             ts: rec.ts,
-            headers: rec.headers.map(|h| data.slice_ref(h)),
-            payload: data.slice_ref(rec.payload),
+            headers,
+            payload,
         })
     }
 

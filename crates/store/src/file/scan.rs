@@ -6,7 +6,8 @@
 
 use crate::codec::{
     check_sealed, decode_record, peek_record_len, BlockHeader, Reader, RecordKind, Writer,
-    BLOCK_HEADER_LEN, FLAG_BATCH, FORMAT_VERSION, RECORD_OVERHEAD,
+    BLOCK_HEADER_LEN, FLAGS_KNOWN, FLAG_BATCH, FLAG_PACKED, FORMAT_VERSION, MAX_RECORD_LEN,
+    RECORD_OVERHEAD,
 };
 use crate::error::{Result, StoreError};
 
@@ -22,14 +23,19 @@ pub(crate) struct RecInfo {
     pub subject: String,
     pub has_headers: bool,
     pub headers_len: u32,
+    /// A compressed record's uncompressed body length (headers plus payload).
+    pub raw_len: Option<u32>,
     /// Written inside an atomic batch not closed by this record ([`FLAG_BATCH`]).
     pub batch: bool,
 }
 
 impl RecInfo {
     pub fn payload_len(&self) -> usize {
-        (self.len as usize)
-            .saturating_sub(RECORD_OVERHEAD + self.subject.len() + self.headers_len as usize)
+        match self.raw_len {
+            Some(raw) => (raw as usize).saturating_sub(self.headers_len as usize),
+            None => (self.len as usize)
+                .saturating_sub(RECORD_OVERHEAD + self.subject.len() + self.headers_len as usize),
+        }
     }
 }
 
@@ -83,7 +89,8 @@ fn plausible(buf: &[u8]) -> bool {
     let flags = buf[5];
     let slen = u16::from_le_bytes([buf[6], buf[7]]) as usize;
     let hlen = u32::from_le_bytes([buf[32], buf[33], buf[34], buf[35]]) as usize;
-    (1..=7).contains(&kind) && flags <= 3 && RECORD_OVERHEAD + slen + hlen <= len
+    let body = if flags & FLAG_PACKED != 0 { 0 } else { hlen };
+    (1..=7).contains(&kind) && flags & !FLAGS_KNOWN == 0 && RECORD_OVERHEAD + slen + body <= len
 }
 
 fn info_of(rec: &crate::codec::Record<'_>, offset: usize, len: usize) -> RecInfo {
@@ -95,8 +102,11 @@ fn info_of(rec: &crate::codec::Record<'_>, offset: usize, len: usize) -> RecInfo
         offset: offset as u32,
         len: len as u32,
         subject: String::from_utf8_lossy(rec.subject).into_owned(),
-        has_headers: rec.headers.is_some(),
-        headers_len: rec.headers.map_or(0, |h| h.len()) as u32,
+        has_headers: rec.packed.map_or(rec.headers.is_some(), |p| p.has_headers),
+        headers_len: rec
+            .packed
+            .map_or(rec.headers.map_or(0, |h| h.len()) as u32, |p| p.headers_len),
+        raw_len: rec.packed.map(|p| p.raw_len),
         batch: false,
     }
 }
@@ -160,7 +170,8 @@ pub(crate) fn encode_index(id: u32, block_len: u64, records: &[RecInfo]) -> Vec<
     w.u64(records.len() as u64);
     for r in records {
         w.u8(r.kind as u8);
-        w.u8(r.has_headers as u8);
+        // Bit 0: has headers; bit 1: compressed, its uncompressed body length follows.
+        w.u8(r.has_headers as u8 | (r.raw_len.is_some() as u8) << 1);
         w.bytes16(r.subject.as_bytes());
         w.u32(r.offset);
         w.u32(r.len);
@@ -168,6 +179,9 @@ pub(crate) fn encode_index(id: u32, block_len: u64, records: &[RecInfo]) -> Vec<
         w.i64(r.ts);
         w.i64(r.expires);
         w.u32(r.headers_len);
+        if let Some(raw) = r.raw_len {
+            w.u32(raw);
+        }
     }
     w.seal();
     w.into_vec()
@@ -201,10 +215,15 @@ pub(crate) fn decode_index(buf: &[u8], id: u32, block_len: u64) -> Result<Vec<Re
     let mut out = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let kind = RecordKind::from_u8(r.u8()?).ok_or_else(|| bad("record kind"))?;
-        let has_headers = r.u8()? != 0;
+        let flags = r.u8()?;
+        if flags > 3 {
+            return Err(bad("record flags"));
+        }
+        let has_headers = flags & 1 != 0;
         let subject = r.str16()?;
         let (offset, len) = (r.u32()?, r.u32()?);
         let (seq, ts, expires, headers_len) = (r.u64()?, r.i64()?, r.i64()?, r.u32()?);
+        let raw_len = if flags & 2 != 0 { Some(r.u32()?) } else { None };
         let end = offset as u64 + len as u64;
         if (offset as usize) < BLOCK_HEADER_LEN
             || end > block_len
@@ -222,10 +241,18 @@ pub(crate) fn decode_index(buf: &[u8], id: u32, block_len: u64) -> Result<Vec<Re
             subject,
             has_headers,
             headers_len,
+            raw_len,
             // Sealed blocks never end inside a batch; only the last block's scan needs it.
             batch: false,
         };
-        if RECORD_OVERHEAD + info.subject.len() + headers_len as usize > len as usize {
+        let stored_body = if raw_len.is_some() {
+            0
+        } else {
+            headers_len as usize
+        };
+        if RECORD_OVERHEAD + info.subject.len() + stored_body > len as usize
+            || raw_len.is_some_and(|raw| raw < headers_len || raw as usize > MAX_RECORD_LEN)
+        {
             return Err(bad("record lengths"));
         }
         out.push(info);
@@ -254,6 +281,7 @@ mod tests {
                 subject: b"s.x",
                 headers: None,
                 payload: &[seq as u8; 50],
+                packed: None,
             };
             encode_record(&mut buf, &rec);
         }

@@ -135,6 +135,7 @@ impl MessageStore for FileStore {
                 subject: b"",
                 headers: None,
                 payload: &zeros,
+                packed: None,
             };
             let mut data = Vec::with_capacity(loc.len as usize);
             crate::codec::encode_record(&mut data, &rec);

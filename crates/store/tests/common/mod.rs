@@ -23,6 +23,10 @@ impl Harness {
             self.store = f();
         }
     }
+    /// The file store's directory.
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(|d| d.path())
+    }
     pub fn is_file(&self) -> bool {
         self.reopen.is_some()
     }
@@ -80,4 +84,13 @@ pub fn file_lazy(cfg: StoreConfig) -> Harness {
     file_with(cfg, natrium_store::SyncPolicy::Interval(d), "file-lazy")
 }
 
-pub const FACTORIES: &[Factory] = &[memory, file, file_lazy];
+/// A durable file store that compresses bodies (`compression: s2`).
+pub fn file_packed(cfg: StoreConfig) -> Harness {
+    let cfg = StoreConfig {
+        compress: true,
+        ..cfg
+    };
+    file_with(cfg, natrium_store::SyncPolicy::Always, "file-packed")
+}
+
+pub const FACTORIES: &[Factory] = &[memory, file, file_lazy, file_packed];
