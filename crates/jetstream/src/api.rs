@@ -279,7 +279,12 @@ fn account_info(js: &JetStream) -> Reply {
     Ok(response("account_info_response", &body))
 }
 
-fn stream_config_from(name: &str, p: &[u8]) -> Result<StreamConfig, ApiError> {
+fn stream_config_from(
+    js: &JetStream,
+    name: &str,
+    p: &[u8],
+    create: bool,
+) -> Result<StreamConfig, ApiError> {
     if p.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(e::JS_BAD_REQUEST.err());
     }
@@ -290,8 +295,22 @@ fn stream_config_from(name: &str, p: &[u8]) -> Result<StreamConfig, ApiError> {
     if cfg.name != name {
         return Err(e::JS_STREAM_MISMATCH.err());
     }
+    if create && cfg.sealed {
+        return Err(
+            e::JS_STREAM_INVALID_CONFIG.with("stream configuration for create can not be sealed")
+        );
+    }
+    if create && cfg.mirror_direct && cfg.mirror.is_none() {
+        return Err(
+            e::JS_STREAM_INVALID_CONFIG.with("stream has no mirror but does have mirror direct")
+        );
+    }
     stream::normalize(&mut cfg);
     stream::validate(&cfg)?;
+    // A mirror answers direct gets for its origin when the origin allows them.
+    if let Some(origin) = cfg.mirror.as_ref().and_then(|m| js.stream(&m.name)) {
+        cfg.mirror_direct = origin.config().allow_direct;
+    }
     Ok(cfg)
 }
 
@@ -415,8 +434,10 @@ fn stream_info_body(js: &JetStream, s: &Stream, opts: &StreamInfoRequest) -> Str
                 .into_iter()
                 .skip(opts.offset)
                 .take(SUBJECTS_PAGE)
-                .collect()
-        });
+                .collect::<std::collections::BTreeMap<_, _>>()
+        })
+        // An empty map is left out, as nats-server does.
+        .filter(|m| !m.is_empty());
     let origins = s.origin_infos();
     StreamInfo {
         config: (*s.config()).clone(),
@@ -501,7 +522,7 @@ fn stream_created(js: &JetStream, s: &Stream, kind: &str) -> Vec<u8> {
 }
 
 fn stream_create(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
-    let cfg = stream_config_from(name, p)?;
+    let cfg = stream_config_from(js, name, p, true)?;
     if let Some(existing) = js.stream(name) {
         // Creating an identical stream again is fine, as in nats-server.
         if *existing.config() == cfg {
@@ -523,7 +544,7 @@ fn stream_create(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
 }
 
 fn stream_update(js: &Arc<JetStream>, name: &str, p: &[u8]) -> Reply {
-    let cfg = stream_config_from(name, p)?;
+    let cfg = stream_config_from(js, name, p, false)?;
     let s = find_stream(js, name)?;
     let old = s.config();
     if old.storage != cfg.storage {
@@ -806,32 +827,44 @@ fn consumer_create(
     if !req.stream_name.is_empty() && req.stream_name != stream_name {
         return Err(e::JS_STREAM_MISMATCH.err());
     }
-    let s = find_stream(js, stream_name)?;
+    // nats-server's checks, in its order: the name from the subject, then the durable name
+    // against it, then the filter in the subject; the stream is looked up after.
     let mut cfg = req.config;
     let subject_name = rest.first().copied();
-    if let Some(n) = subject_name {
-        if durable_api {
+    if subject_name.is_some_and(|n| n.contains(['/', '\\'])) {
+        return Err(e::JS_CONSUMER_NAME_CONTAINS_PATH_SEPARATORS.err());
+    }
+    match subject_name {
+        Some(n) if durable_api => {
+            if cfg.durable_name.is_empty() {
+                return Err(e::JS_CONSUMER_DURABLE_NAME_NOT_SET.err());
+            }
+            if cfg.durable_name != n {
+                return Err(e::JS_CONSUMER_DURABLE_NAME_NOT_MATCH_SUBJECT.err());
+            }
+            cfg.name = n.to_string();
+        }
+        Some(n) => {
             if !cfg.durable_name.is_empty() && cfg.durable_name != n {
                 return Err(e::JS_CONSUMER_DURABLE_NAME_NOT_MATCH_SUBJECT.err());
             }
-            cfg.durable_name = n.to_string();
-        } else if !cfg.name.is_empty() && cfg.name != n {
-            return Err(e::JS_CONSUMER_CREATE
-                .with("consumer name in subject does not match durable name in request"));
-        } else if cfg.name.is_empty() && !cfg.durable_name.is_empty() && cfg.durable_name != n {
-            return Err(e::JS_CONSUMER_DURABLE_NAME_NOT_MATCH_SUBJECT.err());
-        }
-        if !durable_api && cfg.name.is_empty() {
             cfg.name = n.to_string();
         }
+        None if !cfg.durable_name.is_empty() => {
+            return Err(e::JS_CONSUMER_EPHEMERAL_WITH_DURABLE_NAME.err());
+        }
+        None => {}
     }
     if let Some(filter) = rest.get(1..).filter(|f| !f.is_empty()) {
         let f = filter.join(".");
-        if !cfg.filter_subject.is_empty() && cfg.filter_subject != f {
+        if !cfg.filter_subjects.is_empty() {
+            return Err(e::JS_CONSUMER_MULTIPLE_FILTERS_NOT_ALLOWED.err());
+        }
+        if cfg.filter_subject != f {
             return Err(e::JS_CONSUMER_CREATE_FILTER_SUBJECT_MISMATCH.err());
         }
-        cfg.filter_subject = f;
     }
+    let s = find_stream(js, stream_name)?;
     if !cfg.durable_name.is_empty() && !cfg.name.is_empty() && cfg.durable_name != cfg.name {
         return Err(e::JS_CONSUMER_CREATE_DURABLE_AND_NAME_MISMATCH.err());
     }
@@ -936,6 +969,9 @@ fn validate_consumer(s: &Stream, cfg: &ConsumerConfig) -> Result<(), ApiError> {
         }
     } else if !natrium_sublist::is_valid_literal_subject(&cfg.deliver_subject) {
         return Err(e::JS_CONSUMER_DELIVER_TO_WILDCARDS.err());
+    }
+    if cfg.flow_control && cfg.idle_heartbeat == 0 {
+        return Err(e::JS_CONSUMER_WITH_FLOW_CONTROL_NEEDS_HEARTBEATS.err());
     }
     if !cfg.backoff.is_empty()
         && cfg.max_deliver > 0

@@ -500,7 +500,7 @@ impl Consumer {
             }
             delivered += 1;
         }
-        self.finish_no_wait(&stream, &mut rt, &mut outs);
+        self.finish_no_wait(&stream, &mut rt, now, &mut outs);
         self.heartbeats(&mut rt, now, &mut outs);
         if rt.dirty && now.duration_since(rt.last_flush) >= STATE_FLUSH_INTERVAL {
             self.flush_locked(&mut rt, now);
@@ -594,27 +594,33 @@ impl Consumer {
         rt.waiting = kept;
     }
 
-    /// Requests with `no_wait` end as soon as nothing more can be delivered to them.
-    fn finish_no_wait(&self, stream: &Stream, rt: &mut Runtime, outs: &mut Vec<Out>) {
-        let nothing_more = self.next_candidate(stream, rt).is_none();
-        if !nothing_more {
+    /// Ends `no_wait` requests as nats-server does. Once nothing more can be delivered, a
+    /// request that already got messages, or has no `expires`, ends with 404 No Messages;
+    /// one with `expires` that got nothing stays, one-shot, until a message or its expiry.
+    /// When only max_ack_pending holds deliveries back, that end comes at the request's
+    /// next heartbeat (or its expiry, as a 408), not at once.
+    fn finish_no_wait(&self, stream: &Stream, rt: &mut Runtime, now: Instant, outs: &mut Vec<Out>) {
+        if !rt.waiting.iter().any(|r| r.no_wait) {
+            return;
+        }
+        let cfg = &self.config;
+        let blocked = rt.redeliver.is_empty()
+            && cfg.ack_policy != AckPolicy::None
+            && cfg.max_ack_pending > 0
+            && rt.pending.len() as i64 >= cfg.max_ack_pending;
+        let eos = !blocked && self.next_candidate(stream, rt).is_none();
+        if !eos && !blocked {
             return;
         }
         let mut kept = VecDeque::with_capacity(rt.waiting.len());
         while let Some(req) = rt.waiting.pop_front() {
-            if req.no_wait {
-                if req.delivered == 0 {
-                    outs.push(status_out(&req.reply, "404 No Messages", &[]));
-                } else {
-                    outs.push(status_out(
-                        &req.reply,
-                        "408 Request Timeout",
-                        &[
-                            ("Nats-Pending-Messages", &req.batch.to_string()),
-                            ("Nats-Pending-Bytes", &req.max_bytes.max(0).to_string()),
-                        ],
-                    ));
-                }
+            let done = req.no_wait
+                && (req.delivered > 0 || req.expires.is_none())
+                && (eos
+                    || (req.heartbeat.is_none() && req.expires.is_none())
+                    || req.next_heartbeat.is_some_and(|t| t <= now));
+            if done {
+                outs.push(status_out(&req.reply, "404 No Messages", &[]));
             } else {
                 kept.push_back(req);
             }

@@ -65,10 +65,12 @@ impl Request {
 }
 
 /// Handles one direct get request on the stream's subscription.
-pub fn direct_get(s: &Arc<Stream>, m: InMsg) {
+/// `served` is the stream name in the request subject: the stream's own, or its mirror
+/// origin's (mirror_direct).
+pub fn direct_get(s: &Arc<Stream>, served: &str, m: InMsg) {
     let Some(reply) = m.reply.clone() else { return };
     let Some(js) = s.js() else { return };
-    let prefix = format!("$JS.API.DIRECT.GET.{}", s.name);
+    let prefix = format!("$JS.API.DIRECT.GET.{served}");
     let subject_form = m
         .subject
         .strip_prefix(&prefix)

@@ -94,6 +94,21 @@ pub trait Outlet: Send + Sync + 'static {
     );
     /// Subscribes internally; returns an id for [`Outlet::unsubscribe`].
     fn subscribe(&self, subject: &str, handler: Handler) -> Result<u64, String>;
+    /// Subscribes internally as a member of queue group `queue` (one member of a group
+    /// gets each message).
+    fn queue_subscribe(
+        &self,
+        subject: &str,
+        queue: Option<&str>,
+        handler: Handler,
+    ) -> Result<u64, String> {
+        match queue {
+            None => self.subscribe(subject, handler),
+            Some(_) => Err(format!(
+                "queue subscriptions are not supported here ({subject})"
+            )),
+        }
+    }
     fn unsubscribe(&self, id: u64);
     /// True when some subscription matches `subject`.
     fn has_interest(&self, subject: &str) -> bool;

@@ -35,6 +35,9 @@ use crate::{Handler, InMsg, JetStream, SyncMode};
 
 /// nats-server's default duplicate window.
 pub const DEFAULT_DUPLICATE_WINDOW_NS: i64 = 120_000_000_000;
+
+/// The queue group direct-get responders join (nats-server's `_sys_`).
+const DIRECT_GET_GROUP: &str = "_sys_";
 /// Most message ids remembered for duplicate detection, whatever the window.
 const DEDUP_IDS_MAX: usize = 1 << 20;
 
@@ -228,6 +231,16 @@ pub fn validate(cfg: &StreamConfig) -> Result<(), ApiError> {
         }
         if cfg.retention != Retention::Limits {
             return refuse("counter stream can only use limits retention");
+        }
+    }
+    if cfg.discard_new_per_subject {
+        if cfg.discard != DiscardPolicy::New {
+            return Err(e::JS_STREAM_INVALID_CONFIG
+                .with("discard new per subject requires discard new policy to be set"));
+        }
+        if cfg.max_msgs_per_subject <= 0 {
+            return Err(e::JS_STREAM_INVALID_CONFIG
+                .with("discard new per subject requires max msgs per subject > 0"));
         }
     }
     if cfg.allow_msg_schedules && cfg.discard == DiscardPolicy::New {
@@ -496,22 +509,32 @@ impl Stream {
                     .map_err(|err| e::JS_STREAM_CREATE.with(err))?,
             );
         }
+        // Direct gets are served by one member of the `_sys_` queue group per stream name:
+        // the stream itself (allow_direct) and its mirrors that have mirror_direct.
+        let mut direct_for = Vec::new();
         if cfg.allow_direct {
+            direct_for.push(self.name.clone());
+        }
+        if let Some(m) = cfg.mirror.as_ref().filter(|_| cfg.mirror_direct) {
+            direct_for.push(m.name.clone());
+        }
+        for served in direct_for {
             let weak = Arc::downgrade(self);
+            let name = served.clone();
             let direct: Handler = Arc::new(move |m: InMsg| match weak.upgrade() {
                 Some(s) => {
-                    crate::direct::direct_get(&s, m);
+                    crate::direct::direct_get(&s, &name, m);
                     true
                 }
                 None => false,
             });
             for subj in [
-                format!("$JS.API.DIRECT.GET.{}", self.name),
-                format!("$JS.API.DIRECT.GET.{}.>", self.name),
+                format!("$JS.API.DIRECT.GET.{served}"),
+                format!("$JS.API.DIRECT.GET.{served}.>"),
             ] {
                 ids.push(
                     js.outlet()
-                        .subscribe(&subj, direct.clone())
+                        .queue_subscribe(&subj, Some(DIRECT_GET_GROUP), direct.clone())
                         .map_err(|err| e::JS_STREAM_CREATE.with(err))?,
                 );
             }

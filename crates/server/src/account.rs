@@ -154,6 +154,18 @@ impl Account {
             .store(has, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Adds mappings for sources the account does not map yet (its own config wins).
+    pub fn add_mappings(&self, list: Vec<natrium_sublist::WeightedMapping>) {
+        let mut cur = self.mappings.write();
+        for m in list {
+            if !cur.iter().any(|c| c.source() == m.source()) {
+                cur.push(m);
+            }
+        }
+        self.has_mappings
+            .store(!cur.is_empty(), std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// True when this account's configuration enables JetStream for it.
     pub fn jetstream_enabled(&self) -> bool {
         self.jetstream_limits.as_ref().is_some_and(|l| l.enabled)

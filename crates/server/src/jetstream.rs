@@ -18,7 +18,7 @@ use crate::monitor::jetstream::{
 
 use crate::outlet::ServerOutlet;
 use crate::server::Server;
-use crate::{info, warn};
+use crate::{error, info, warn};
 
 /// `<store_dir>/jetstream`; without a store dir, nats-server uses `<tmp>/nats`.
 pub fn store_dir(opts: &Options) -> PathBuf {
@@ -98,6 +98,41 @@ pub fn start(server: &Arc<Server>, opts: &Options) -> Result<(), String> {
 
 /// Starts `acc`'s JetStream when `enabled` (recovering its streams), or makes its API
 /// answer "not enabled for account". Also used for accounts pushed after start.
+/// nats-server's JetStream domain mappings: `$JS.<domain>.API.…` reaches this server's
+/// JetStream API (and `$KV`/`$OBJ` through their domain-prefixed forms) from the account.
+fn domain_mappings(domain: &str) -> Vec<natrium_sublist::WeightedMapping> {
+    [
+        ("INFO", "$JS.API.INFO"),
+        ("STREAM.>", "$JS.API.STREAM.>"),
+        ("CONSUMER.>", "$JS.API.CONSUMER.>"),
+        ("DIRECT.>", "$JS.API.DIRECT.>"),
+        ("META.>", "$JS.API.META.>"),
+        ("SERVER.>", "$JS.API.SERVER.>"),
+        ("ACCOUNT.>", "$JS.API.ACCOUNT.>"),
+        ("$KV.>", "$KV.>"),
+        ("$OBJ.>", "$OBJ.>"),
+    ]
+    .into_iter()
+    .filter_map(|(suffix, to)| {
+        let m = natrium_config::Mapping {
+            source: format!("$JS.{domain}.API.{suffix}"),
+            destinations: vec![natrium_config::MapDestination {
+                subject: to.to_string(),
+                weight: 100,
+                cluster: None,
+            }],
+        };
+        match m.compile() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                error!("Error adding JetStream domain mapping: {e}");
+                None
+            }
+        }
+    })
+    .collect()
+}
+
 pub fn enable_account(
     server: &Arc<Server>,
     acc: &Arc<crate::account::Account>,
@@ -115,6 +150,9 @@ pub fn enable_account(
         .as_ref()
         .map(account_limits)
         .unwrap_or_default();
+    if let Some(d) = &opts.jetstream_domain {
+        acc.add_mappings(domain_mappings(d));
+    }
     let cfg = Config {
         store_dir: store_dir(opts),
         account: acc.name.clone(),

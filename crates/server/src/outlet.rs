@@ -75,14 +75,24 @@ impl Outlet for ServerOutlet {
     }
 
     fn subscribe(&self, subject: &str, handler: Handler) -> Result<u64, String> {
+        self.queue_subscribe(subject, None, handler)
+    }
+
+    fn queue_subscribe(
+        &self,
+        subject: &str,
+        queue: Option<&str>,
+        handler: Handler,
+    ) -> Result<u64, String> {
         let sub = SubRef(Arc::new(Subscription::internal(
             self.client.clone(),
             subject,
+            queue,
             handler,
         )));
         self.account
             .sublist
-            .insert(subject, None, sub.clone())
+            .insert(subject, queue, sub.clone())
             .map_err(|e| format!("can not subscribe to {subject:?}: {e}"))?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.subs.lock().insert(id, sub);
@@ -93,7 +103,11 @@ impl Outlet for ServerOutlet {
         let Some(sub) = self.subs.lock().remove(&id) else {
             return;
         };
-        let _ = self.account.sublist.remove(&sub.0.subject, None, &sub);
+        let queue = sub.0.queue.clone();
+        let _ = self
+            .account
+            .sublist
+            .remove(&sub.0.subject, queue.as_deref(), &sub);
     }
 
     fn has_interest(&self, subject: &str) -> bool {

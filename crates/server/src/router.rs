@@ -41,11 +41,12 @@ impl Subscription {
     pub fn internal(
         client: Arc<Client>,
         subject: &str,
+        queue: Option<&str>,
         handler: natrium_jetstream::Handler,
     ) -> Subscription {
         Subscription {
             internal: Some(handler),
-            ..Subscription::new(client, subject, None, Bytes::new(), None)
+            ..Subscription::new(client, subject, queue, Bytes::new(), None)
         }
     }
 

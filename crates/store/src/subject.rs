@@ -18,7 +18,9 @@ pub(crate) fn matches(filter: &str, subject: &str) -> bool {
     is_all(filter) || subject_matches(filter, subject)
 }
 
-/// Subjects a store accepts: non-empty, valid, without wildcards.
+/// Subjects a store accepts: non-empty and well formed. Wildcard tokens are kept as
+/// plain tokens (nats-server stores a message published to `a.>` the same way; a KV
+/// client that skips key validation relies on it).
 pub(crate) fn valid_publish_subject(subject: &str) -> bool {
-    natrium_sublist::is_valid_literal_subject(subject)
+    natrium_sublist::is_valid_subject(subject)
 }

@@ -89,9 +89,12 @@ fn store_and_load() {
             Err(StoreError::InvalidSubject)
         );
         assert_eq!(
-            s.store_msg("a.*", None, Bytes::new(), None),
+            s.store_msg("a..b", None, Bytes::new(), None),
             Err(StoreError::InvalidSubject)
         );
+        // Wildcard tokens are stored as plain tokens, as nats-server does.
+        let (seq, _) = s.store_msg("a.*", None, Bytes::new(), None).unwrap();
+        assert_eq!(&*s.load_msg(seq).unwrap().subject, "a.*");
         assert_eq!(
             s.store_msg("a", None, Bytes::new(), Some(Duration::from_secs(1))),
             Err(StoreError::MsgTtlDisabled)

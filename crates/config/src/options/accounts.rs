@@ -469,14 +469,17 @@ fn parse_jetstream(ld: &mut Loader, v: &Spanned) -> Option<AccountJetStream> {
                     "max_streams" | "streams" => &mut js.max_streams,
                     "max_consumers" | "consumers" => &mut js.max_consumers,
                     "max_ack_pending" => &mut js.max_ack_pending,
-                    "max_bytes_required" | "max_stream_bytes" => {
+                    "max_bytes_required" | "max_stream_bytes" | "max_bytes" => {
                         js.max_bytes_required = ld.bool(fv).unwrap_or(false);
                         continue;
                     }
-                    "mem_max_stream_bytes"
-                    | "disk_max_stream_bytes"
-                    | "tiered_limits"
-                    | "cluster_traffic" => {
+                    "mem_max_stream_bytes" | "memory_max_stream_bytes" => {
+                        &mut js.max_memory_stream_bytes
+                    }
+                    "disk_max_stream_bytes" | "store_max_stream_bytes" => {
+                        &mut js.max_store_stream_bytes
+                    }
+                    "tiered_limits" | "cluster_traffic" => {
                         ld.unsupported(format!("accounts.jetstream.{key}"), &fv.pos);
                         continue;
                     }

@@ -461,6 +461,38 @@ fn accounts_with_users_exports_imports_and_jetstream() {
     assert!(o.unsupported.is_empty());
 }
 
+/// Per-stream byte ceilings and max-bytes-required, under every name nats-server accepts.
+#[test]
+fn account_jetstream_stream_byte_limits() {
+    for (mem, disk, req) in [
+        (
+            "memory_max_stream_bytes",
+            "store_max_stream_bytes",
+            "max_stream_bytes",
+        ),
+        (
+            "mem_max_stream_bytes",
+            "disk_max_stream_bytes",
+            "max_bytes_required",
+        ),
+    ] {
+        let o = load(&format!(
+            "accounts {{ A: {{ jetstream: {{ {mem}: 2048, {disk}: 4KB, {req}: true, max_ack_pending: 100 }} }} }}"
+        ));
+        let js = o.accounts[0].jetstream.as_ref().unwrap();
+        assert_eq!(
+            (
+                js.max_memory_stream_bytes,
+                js.max_store_stream_bytes,
+                js.max_bytes_required
+            ),
+            (2048, 4096, true)
+        );
+        assert_eq!(js.max_ack_pending, 100);
+        assert!(o.unsupported.is_empty());
+    }
+}
+
 #[test]
 fn account_errors_match_nats_server() {
     let e = load_err(

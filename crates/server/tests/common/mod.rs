@@ -107,7 +107,10 @@ impl TestServer {
     }
 
     fn start_in(dir: PathBuf, args: &[&str]) -> TestServer {
-        let mut cmd = Command::new(BIN);
+        // NATRIUM_TEST_SERVER_BIN runs a test against another binary (nats-server, to check
+        // that an expectation is nats-server's behaviour).
+        let bin = std::env::var("NATRIUM_TEST_SERVER_BIN").unwrap_or_else(|_| BIN.to_string());
+        let mut cmd = Command::new(bin);
         if !args.iter().any(|a| *a == "-p" || *a == "--port") {
             cmd.args(["-p", "-1"]);
         }

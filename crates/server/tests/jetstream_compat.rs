@@ -1,0 +1,356 @@
+//! JetStream behaviours other official clients depend on, found by running nats.py's suite
+//! (compat/nats.py) and checked against nats-server 2.15: how `no_wait` pull requests end,
+//! the consumer-create name checks, config checks, `mirror_direct`, the JetStream domain
+//! API prefix and the stream info subjects map.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, stream};
+use async_nats::Client;
+use common::{temp_dir, TempDir, TestServer};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+struct Env {
+    _dir: TempDir,
+    server: TestServer,
+    nc: Client,
+    js: jetstream::Context,
+}
+
+async fn env(tag: &str) -> Env {
+    let dir = temp_dir(tag);
+    let server = TestServer::start(&["-js", "-sd", dir.to_str().unwrap()]);
+    let nc = async_nats::connect(server.url()).await.unwrap();
+    let js = jetstream::new(nc.clone());
+    Env {
+        _dir: dir,
+        server,
+        nc,
+        js,
+    }
+}
+
+async fn api(nc: &Client, subject: &str, body: Value) -> Value {
+    let m = tokio::time::timeout(
+        WAIT,
+        nc.request(subject.to_string(), body.to_string().into()),
+    )
+    .await
+    .expect("answered in time")
+    .unwrap();
+    serde_json::from_slice(&m.payload).unwrap()
+}
+
+fn err_code(v: &Value) -> (u64, u64, String) {
+    let e = &v["error"];
+    (
+        e["code"].as_u64().unwrap_or(0),
+        e["err_code"].as_u64().unwrap_or(0),
+        e["description"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+async fn stream_with(e: &Env, name: &str, n: usize) {
+    e.js.create_stream(stream::Config {
+        name: name.into(),
+        subjects: vec![format!("{}.>", name.to_lowercase())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for i in 0..n {
+        e.js.publish(format!("{}.{i}", name.to_lowercase()), "x".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+}
+
+/// Sends one pull request and collects what comes back until a status other than a
+/// heartbeat: `"msg"` per message, then the status code. Also returns the time taken.
+async fn pull(e: &Env, consumer: &str, body: Value) -> (Vec<String>, Duration) {
+    let inbox = e.nc.new_inbox();
+    let mut sub = e.nc.subscribe(inbox.clone()).await.unwrap();
+    let t0 = Instant::now();
+    e.nc.publish_with_reply(
+        format!("$JS.API.CONSUMER.MSG.NEXT.S.{consumer}"),
+        inbox,
+        body.to_string().into(),
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    loop {
+        let m = tokio::time::timeout(WAIT, sub.next())
+            .await
+            .expect("pull answered in time")
+            .unwrap();
+        match m.status.map(|s| s.as_u16()) {
+            None => out.push("msg".to_string()),
+            Some(100) => continue,
+            Some(code) => {
+                out.push(code.to_string());
+                return (out, t0.elapsed());
+            }
+        }
+    }
+}
+
+async fn consumer(e: &Env, cfg: Value) {
+    let name = cfg["durable_name"].as_str().unwrap().to_string();
+    let r = api(
+        &e.nc,
+        &format!("$JS.API.CONSUMER.CREATE.S.{name}"),
+        json!({"stream_name": "S", "config": cfg}),
+    )
+    .await;
+    assert!(r.get("error").is_none(), "{r}");
+}
+
+/// A `no_wait` request held back only by max_ack_pending ends with 404 at its next
+/// heartbeat, not at its expiry; one with `expires` on an empty stream waits (one-shot)
+/// for a message and then ends with 404; without `expires` it ends at once.
+#[tokio::test]
+async fn no_wait_requests_end_like_nats_server() {
+    let e = env("js-nowait").await;
+    stream_with(&e, "S", 3).await;
+    consumer(
+        &e,
+        json!({"durable_name": "C", "ack_policy": "explicit", "max_ack_pending": 2}),
+    )
+    .await;
+    let (got, took) = pull(
+        &e,
+        "C",
+        json!({"batch": 5, "no_wait": true, "expires": 3_000_000_000u64, "idle_heartbeat": 100_000_000}),
+    )
+    .await;
+    assert_eq!(got, ["msg", "msg", "404"]);
+    assert!(took < Duration::from_secs(2), "ended at expiry: {took:?}");
+
+    consumer(
+        &e,
+        json!({"durable_name": "D", "ack_policy": "none", "deliver_policy": "new"}),
+    )
+    .await;
+    let (got, _) = pull(&e, "D", json!({"batch": 1, "no_wait": true})).await;
+    assert_eq!(got, ["404"]);
+    let later = {
+        let js = e.js.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            js.publish("s.late", "x".into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        })
+    };
+    let (got, took) = pull(
+        &e,
+        "D",
+        json!({"batch": 10, "no_wait": true, "expires": 3_000_000_000u64}),
+    )
+    .await;
+    later.await.unwrap();
+    assert_eq!(got, ["msg", "404"]);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    drop(e.server);
+}
+
+/// Consumer create checks the names in nats-server's order and with its codes.
+#[tokio::test]
+async fn consumer_create_name_checks() {
+    let e = env("js-cnames").await;
+    stream_with(&e, "S", 0).await;
+    let create = |subject: &'static str, cfg: Value| {
+        let nc = e.nc.clone();
+        async move { err_code(&api(&nc, subject, json!({"stream_name": "S", "config": cfg})).await) }
+    };
+    assert_eq!(
+        create(
+            "$JS.API.CONSUMER.CREATE.S.name1",
+            json!({"name": "name1", "durable_name": "name2"})
+        )
+        .await,
+        (
+            400,
+            10017,
+            "consumer name in subject does not match durable name in request".into()
+        )
+    );
+    assert_eq!(
+        create("$JS.API.CONSUMER.CREATE.S", json!({"durable_name": "d"}))
+            .await
+            .1,
+        10020
+    );
+    assert_eq!(
+        create("$JS.API.CONSUMER.DURABLE.CREATE.S.d", json!({}))
+            .await
+            .1,
+        10018
+    );
+    assert_eq!(
+        create(
+            "$JS.API.CONSUMER.CREATE.S.c.s.x",
+            json!({"name": "c", "filter_subject": "s.y"})
+        )
+        .await
+        .1,
+        10131
+    );
+    assert_eq!(
+        create(
+            "$JS.API.CONSUMER.CREATE.S.f",
+            json!({"deliver_subject": "out", "flow_control": true})
+        )
+        .await,
+        (
+            400,
+            10108,
+            "consumer with flow control also needs heartbeats".into()
+        )
+    );
+    // The name in the subject wins over one in the body, as in nats-server.
+    let ok = api(
+        &e.nc,
+        "$JS.API.CONSUMER.CREATE.S.real",
+        json!({"stream_name": "S", "config": {"name": "other"}}),
+    )
+    .await;
+    assert_eq!(ok["name"], "real", "{ok}");
+}
+
+/// Stream config checks nats-server makes on create.
+#[tokio::test]
+async fn stream_create_config_checks() {
+    let e = env("js-scfg").await;
+    let create = |body: Value| {
+        let nc = e.nc.clone();
+        async move {
+            let name = body["name"].as_str().unwrap().to_string();
+            err_code(&api(&nc, &format!("$JS.API.STREAM.CREATE.{name}"), body).await)
+        }
+    };
+    assert_eq!(
+        create(json!({"name": "M", "mirror_direct": true})).await,
+        (
+            500,
+            10052,
+            "stream has no mirror but does have mirror direct".into()
+        )
+    );
+    assert_eq!(
+        create(json!({"name": "X", "sealed": true})).await.2,
+        "stream configuration for create can not be sealed"
+    );
+    assert_eq!(
+        create(json!({"name": "N", "discard": "new", "discard_new_per_subject": true})).await,
+        (
+            500,
+            10052,
+            "discard new per subject requires max msgs per subject > 0".into()
+        )
+    );
+    assert_eq!(
+        create(json!({"name": "O", "discard_new_per_subject": true, "max_msgs_per_subject": 1}))
+            .await
+            .2,
+        "discard new per subject requires discard new policy to be set"
+    );
+}
+
+/// A mirror of a stream with direct get takes `mirror_direct` from it and answers direct
+/// gets under the origin's name, so they keep working when the origin is gone.
+#[tokio::test]
+async fn mirror_direct_answers_for_its_origin() {
+    let e = env("js-mdirect").await;
+    e.js.create_stream(stream::Config {
+        name: "O".into(),
+        subjects: vec!["o.>".into()],
+        allow_direct: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    e.js.publish("o.a", "first".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let m = api(
+        &e.nc,
+        "$JS.API.STREAM.CREATE.M",
+        json!({"name": "M", "mirror": {"name": "O"}}),
+    )
+    .await;
+    assert_eq!(m["config"]["mirror_direct"], true, "{m}");
+    let mut mirror = e.js.get_stream("M").await.unwrap();
+    for _ in 0..100 {
+        if mirror.info().await.unwrap().state.messages == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    e.js.delete_stream("O").await.unwrap();
+    let got = tokio::time::timeout(WAIT, e.nc.request("$JS.API.DIRECT.GET.O.o.a", "".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&got.payload[..], b"first");
+    let h = got.headers.unwrap();
+    assert_eq!(h.get("Nats-Stream").unwrap().as_str(), "M");
+}
+
+/// With `jetstream { domain: hub }` the API answers on `$JS.hub.API.…` too.
+#[tokio::test]
+async fn domain_prefixed_api() {
+    let dir = temp_dir("js-domain");
+    let conf = format!(
+        "jetstream {{ store_dir: \"{}\", domain: hub }}\nport: -1",
+        dir.display()
+    );
+    let s = TestServer::with_config(&conf, &[]);
+    let nc = async_nats::connect(s.url()).await.unwrap();
+    let info = api(&nc, "$JS.hub.API.INFO", json!({})).await;
+    assert_eq!(info["domain"], "hub", "{info}");
+    let js = jetstream::with_domain(nc.clone(), "hub");
+    js.create_stream(stream::Config {
+        name: "S".into(),
+        subjects: vec!["s".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    js.publish("s", "x".into()).await.unwrap().await.unwrap();
+    let si = api(&nc, "$JS.hub.API.STREAM.INFO.S", json!({})).await;
+    assert_eq!(si["state"]["messages"], 1, "{si}");
+}
+
+/// Stream info leaves `subjects` out when the filter matches nothing.
+#[tokio::test]
+async fn stream_info_subjects_filter() {
+    let e = env("js-sfilter").await;
+    stream_with(&e, "S", 2).await;
+    let all = api(
+        &e.nc,
+        "$JS.API.STREAM.INFO.S",
+        json!({"subjects_filter": ">"}),
+    )
+    .await;
+    assert_eq!(all["state"]["subjects"], json!({"s.0": 1, "s.1": 1}));
+    let none = api(
+        &e.nc,
+        "$JS.API.STREAM.INFO.S",
+        json!({"subjects_filter": "zzz"}),
+    )
+    .await;
+    assert!(none["state"].get("subjects").is_none(), "{none}");
+}
