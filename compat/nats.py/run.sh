@@ -51,8 +51,10 @@ src="$work/nats.py-${commit:0:12}"
 if [ ! -d "$src" ]; then
   mkdir -p "$src.tmp"
   git --git-dir "$git_dir" archive "$commit" nats | tar -x -C "$src.tmp"
-  # Two object-store tests upload "README.md" from the working directory.
-  cp "$src.tmp/nats/README.md" "$src.tmp/README.md" 2>/dev/null || echo "# nats.py" > "$src.tmp/README.md"
+  # Object-store tests upload files from the working directory, as in upstream's checkout.
+  for f in README.md pyproject.toml; do
+    cp "$src.tmp/nats/$f" "$src.tmp/$f" 2>/dev/null || echo "# nats.py" > "$src.tmp/$f"
+  done
   mv "$src.tmp" "$src"
 fi
 

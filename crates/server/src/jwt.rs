@@ -6,6 +6,10 @@
 //! a signing key), accounts sign users (with their key, a signing key, or a scoped signing
 //! key whose template replaces the user's permissions). See
 //! docs/reference/security-facts.md §5 for the verification order the server follows.
+//!
+//! Version 1 JWTs (`"alg":"ed25519"`, still in older deployments and client test suites)
+//! are read as nats-io/jwt v2 reads them: the signature covers the claims chunk only, and
+//! the top-level `type` (and `tags`) move into `nats`.
 
 use std::collections::HashMap;
 
@@ -35,6 +39,11 @@ pub struct Claims {
     pub aud: String,
     #[serde(default)]
     pub nats: Value,
+    /// Version 1 claims carry the type at the top level.
+    #[serde(default, rename = "type")]
+    v1_type: String,
+    #[serde(default, rename = "tags")]
+    v1_tags: Value,
 }
 
 impl Claims {
@@ -82,15 +91,36 @@ pub fn decode(token: &str) -> Result<Claims, String> {
             header.typ, header.alg
         ));
     }
-    let claims: Claims =
+    let mut claims: Claims =
         serde_json::from_slice(&raw(parts[1])?).map_err(|e| format!("invalid claims: {e}"))?;
     let sig = raw(parts[2])?;
     let issuer = nkeys::KeyPair::from_public_key(&claims.iss)
         .map_err(|_| format!("invalid issuer {:?}", claims.iss))?;
-    let signed = &token.trim()[..parts[0].len() + 1 + parts[1].len()];
-    issuer
-        .verify(signed.as_bytes(), &sig)
-        .map_err(|_| "claim failed V2 signature verification".to_string())?;
+    let v1 = header.alg == "ed25519";
+    let signed = if v1 {
+        parts[1]
+    } else {
+        &token.trim()[..parts[0].len() + 1 + parts[1].len()]
+    };
+    issuer.verify(signed.as_bytes(), &sig).map_err(|_| {
+        format!(
+            "claim failed V{} signature verification",
+            if v1 { 1 } else { 2 }
+        )
+    })?;
+    if v1 {
+        if !claims.nats.is_object() {
+            claims.nats = Value::Object(Default::default());
+        }
+        if let Value::Object(o) = &mut claims.nats {
+            if !claims.v1_type.is_empty() {
+                o.insert("type".into(), Value::String(claims.v1_type.clone()));
+            }
+            if !claims.v1_tags.is_null() {
+                o.insert("tags".into(), claims.v1_tags.clone());
+            }
+        }
+    }
     Ok(claims)
 }
 
@@ -693,6 +723,35 @@ pub(crate) mod tests {
         let signed = format!("{header}.{body}");
         let sig = URL_SAFE_NO_PAD.encode(signer.sign(signed.as_bytes()).unwrap());
         format!("{signed}.{sig}")
+    }
+
+    /// Version 1 tokens: the signature covers the claims chunk only and the type is at the
+    /// top level; a v2-style signature on a v1 header (or the reverse) is refused.
+    #[test]
+    fn version_1_tokens() {
+        let op = nkeys::KeyPair::new_operator();
+        let claims = json!({"iss": op.public_key(), "sub": op.public_key(), "type": "operator", "name": "old"});
+        let body = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let v1_header = URL_SAFE_NO_PAD.encode(br#"{"typ":"jwt","alg":"ed25519"}"#);
+        let sig = URL_SAFE_NO_PAD.encode(op.sign(body.as_bytes()).unwrap());
+        let token = format!("{v1_header}.{body}.{sig}");
+        let c = decode(&token).unwrap();
+        assert_eq!(c.kind(), "operator");
+        assert!(Operator::from_jwt(&token).is_ok());
+        let v2_header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+        assert_eq!(
+            decode(&format!("{v2_header}.{body}.{sig}")).unwrap_err(),
+            "claim failed V2 signature verification"
+        );
+        let v2 = sign(
+            &op,
+            json!({"sub": op.public_key(), "nats": {"type": "operator"}}),
+        );
+        let (_, rest) = v2.split_once('.').unwrap();
+        assert_eq!(
+            decode(&format!("{v1_header}.{rest}")).unwrap_err(),
+            "claim failed V1 signature verification"
+        );
     }
 
     #[test]
