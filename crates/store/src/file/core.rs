@@ -292,6 +292,16 @@ impl Inner {
         find(&self.queue).or_else(|| find(&self.inflight))
     }
 
+    /// True while block `id` has writes queued or being written: its file image is not
+    /// final yet (the zero-filled reserve stands where those records will go).
+    pub fn has_pending_writes(&self, id: u32) -> bool {
+        let writes = |ops: &[Op]| {
+            ops.iter()
+                .any(|op| matches!(op, Op::Write { id: w, .. } if *w == id))
+        };
+        writes(&self.queue) || writes(&self.inflight)
+    }
+
     pub fn is_corrupt(&self, seq: u64) -> Option<(u64, u64)> {
         self.corrupt
             .iter()

@@ -649,13 +649,22 @@ impl FileStore {
                 return self.decode_msg(seq, Bytes::from(bytes), &e.subject);
             }
             let file = g.blocks.get(&e.loc.block).and_then(|b| b.file.clone());
-            let cacheable = e.loc.block != g.active;
+            // Only a final image is cached: a block just sealed may still have records
+            // on their way to the file, where a read now would see the zero reserve.
+            let cacheable = e.loc.block != g.active && !g.has_pending_writes(e.loc.block);
             (e.loc, e.subject.clone(), e.ts, file.map(|f| (f, cacheable)))
         };
         let _ = ts;
         let (file, cacheable) = file.ok_or(StoreError::NotFound)?;
         let data = self.read_record(loc, &*file, cacheable);
-        let r = data.and_then(|d| self.decode_msg(seq, d, &subject));
+        let mut r = data.and_then(|d| self.decode_msg(seq, d, &subject));
+        if matches!(r, Err(StoreError::Corrupt { .. })) {
+            // Damage is only recorded once the file itself shows it, not a cached image.
+            self.shared.cache.lock().invalidate(loc.block);
+            r = self
+                .read_record(loc, &*file, false)
+                .and_then(|d| self.decode_msg(seq, d, &subject));
+        }
         if let Err(StoreError::Corrupt { reason, .. }) = &r {
             let mut g = self.lock();
             if g.idx.get(seq).is_some_and(|e| e.loc == loc) {

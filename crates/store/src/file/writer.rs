@@ -127,10 +127,13 @@ fn prefill(
     prefilled: &mut HashMap<u32, u64>,
 ) -> io::Result<()> {
     let cap = shared.opts.block_size;
+    // Everything below `end` was just written: zeros only ever go beyond it (a write can
+    // run past the reserve filled so far).
     let done = match prefilled.get(&id) {
         Some(&d) => d,
-        None => f.len()?.max(end),
-    };
+        None => f.len()?,
+    }
+    .max(end);
     let mut upto = done;
     while end + PREFILL_CHUNK / 4 > upto && upto < cap {
         upto = (upto + PREFILL_CHUNK).min(cap);
