@@ -1012,8 +1012,13 @@ fn validate_consumer(s: &Stream, cfg: &ConsumerConfig) -> Result<(), ApiError> {
 }
 
 pub(crate) fn random_name() -> String {
+    random_token(22)
+}
+
+/// `n` random letters and digits.
+pub(crate) fn random_token(n: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    (0..22)
+    (0..n)
         .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
         .collect()
 }

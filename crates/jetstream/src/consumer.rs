@@ -81,11 +81,76 @@ struct Runtime {
     last_ack_ns: i64,
     last_activity: Instant,
     next_push_heartbeat: Option<Instant>,
+    /// Push flow control (`flow_control: true`); the window is 0 when off.
+    fc: FlowControl,
     /// The pinned client of a `pinned_client` consumer (not persisted, as in nats-server).
     pin: Option<Pin>,
     /// Deliveries or acks not yet written to the consumer store.
     dirty: bool,
     last_flush: Instant,
+}
+
+/// Push flow control as nats-server runs it: the consumer stops delivering once more than
+/// a window of bytes is unconfirmed, asks the subscriber to confirm (a `100 FlowControl
+/// Request` with a reply on `$JS.FC.<stream>.<consumer>.<id>`) once half the window is out,
+/// and doubles the window (up to the limit) at each confirmation.
+#[derive(Debug, Default)]
+struct FlowControl {
+    limit: i64,
+    window: i64,
+    /// Bytes delivered and not yet confirmed.
+    pending: i64,
+    /// The reply subject of the outstanding request.
+    id: Option<String>,
+    /// What the outstanding request covers when confirmed.
+    covers: i64,
+}
+
+/// nats-server's flow-control limit; the first window is a sixteenth of it.
+const FLOW_CONTROL_LIMIT: i64 = 32 * 1024 * 1024;
+
+impl FlowControl {
+    fn for_config(cfg: &ConsumerConfig) -> FlowControl {
+        if !cfg.flow_control || cfg.is_pull() {
+            return FlowControl::default();
+        }
+        FlowControl {
+            limit: FLOW_CONTROL_LIMIT,
+            window: FLOW_CONTROL_LIMIT / 16,
+            ..Default::default()
+        }
+    }
+
+    fn blocked(&self) -> bool {
+        self.window > 0 && self.pending > self.window
+    }
+
+    /// Accounts a delivery of `size` bytes; true when a request must go out now.
+    fn delivered(&mut self, size: i64) -> bool {
+        if self.window == 0 {
+            return false;
+        }
+        self.pending += size;
+        if self.id.is_none() {
+            return self.pending > self.window / 2;
+        }
+        if self.pending - self.covers >= self.window {
+            self.covers += size;
+        }
+        false
+    }
+
+    /// A confirmation on `subject`; true when it was the outstanding one.
+    fn confirmed(&mut self, subject: &str) -> bool {
+        if self.id.as_deref() != Some(subject) {
+            return false;
+        }
+        self.window = (self.window * 2).min(self.limit);
+        self.pending = (self.pending - self.covers).max(0);
+        self.id = None;
+        self.covers = 0;
+        true
+    }
 }
 
 /// First and longest wait of a push consumer looking for a subscriber.
@@ -200,6 +265,7 @@ impl Consumer {
             last_ack_ns: 0,
             last_activity: now,
             next_push_heartbeat: None,
+            fc: FlowControl::for_config(&cfg),
             pin: None,
             dirty: false,
             last_flush: now,
@@ -653,10 +719,18 @@ impl Consumer {
                         rt.delivered.consumer.to_string(),
                         rt.delivered.stream.to_string(),
                     );
+                    let mut pairs = vec![
+                        ("Nats-Last-Consumer", dseq.as_str()),
+                        ("Nats-Last-Stream", sseq.as_str()),
+                    ];
+                    // Stalled on flow control: the subscriber may answer here instead.
+                    if let Some(id) = rt.fc.id.as_deref() {
+                        pairs.push(("Nats-Consumer-Stalled", id));
+                    }
                     outs.push(status_out(
                         &self.config.deliver_subject,
                         "100 Idle Heartbeat",
-                        &[("Nats-Last-Consumer", &dseq), ("Nats-Last-Stream", &sseq)],
+                        &pairs,
                     ));
                     rt.next_push_heartbeat = Some(now + hb);
                 }
@@ -752,6 +826,9 @@ impl Consumer {
                 return false;
             }
         } else {
+            if rt.fc.blocked() {
+                return false;
+            }
             let interest = stream
                 .js()
                 .is_some_and(|js| js.outlet().has_interest(&cfg.deliver_subject));
@@ -818,6 +895,11 @@ impl Consumer {
             let id = rt.pin.as_ref().map_or("", |p| p.id.as_str());
             headers = Some(h::append(headers.as_deref(), &[(h::PIN_ID, id)]));
         }
+        let size = route.len()
+            + msg.subject.len()
+            + reply.len()
+            + headers.as_ref().map_or(0, |h| h.len())
+            + payload.len();
         outs.push(Out {
             route,
             subject: msg.subject.to_string(),
@@ -825,7 +907,32 @@ impl Consumer {
             headers,
             payload,
         });
+        if rt.fc.delivered(size as i64) {
+            let id = format!(
+                "$JS.FC.{}.{}.{}",
+                self.stream_name,
+                self.name,
+                crate::api::random_token(4)
+            );
+            rt.fc.covers = rt.fc.pending;
+            rt.fc.id = Some(id.clone());
+            outs.push(Out {
+                route: cfg.deliver_subject.clone(),
+                subject: cfg.deliver_subject.clone(),
+                reply: Some(id),
+                headers: Some(h::build(Some("100 FlowControl Request"), &[])),
+                payload: Bytes::new(),
+            });
+        }
         true
+    }
+
+    /// The subscriber's answer to a flow-control request (`$JS.FC.…`): only the latest
+    /// request counts; it widens the window and lets delivery go on.
+    pub fn flow_control_reply(&self, subject: &str) {
+        if self.rt.lock().fc.confirmed(subject) {
+            self.notify();
+        }
     }
 
     /// Takes the next message to deliver: a redelivery first, then the start-up queue, then

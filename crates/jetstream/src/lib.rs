@@ -241,9 +241,17 @@ impl JetStream {
             }
             true
         });
+        let fc_js = Arc::downgrade(&js);
+        let fc: Handler = Arc::new(move |m: InMsg| {
+            if let Some(js) = fc_js.upgrade() {
+                js.process_flow_control(&m.subject);
+            }
+            true
+        });
         let ids = vec![
             js.outlet.subscribe("$JS.API.>", api)?,
             js.outlet.subscribe("$JS.ACK.>", ack)?,
+            js.outlet.subscribe("$JS.FC.>", fc)?,
         ];
         *js.subs.lock() = ids;
         Ok(js)
@@ -304,6 +312,16 @@ impl JetStream {
     }
 
     /// Handles a message on `$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<cseq>.<ts>.<pending>`.
+    /// `$JS.FC.<stream>.<consumer>.<id>`: a push subscriber confirming flow control.
+    fn process_flow_control(&self, subject: &str) {
+        let mut t = subject.split('.');
+        if let (Some(s), Some(c)) = (t.nth(2), t.next()) {
+            if let Some(c) = self.stream(s).and_then(|s| s.consumer(c)) {
+                c.flow_control_reply(subject);
+            }
+        }
+    }
+
     fn process_ack(&self, m: InMsg) {
         let tokens: Vec<&str> = m.subject.split('.').collect();
         // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>

@@ -354,3 +354,62 @@ async fn stream_info_subjects_filter() {
     .await;
     assert!(none["state"].get("subjects").is_none(), "{none}");
 }
+
+/// Push flow control: delivery stops once the window (2 MiB at first) is unconfirmed,
+/// a `100 FlowControl Request` asks for confirmation, and answering it lets the rest come.
+#[tokio::test]
+async fn push_flow_control_holds_and_resumes() {
+    let e = env("js-fc").await;
+    stream_with(&e, "S", 0).await;
+    let n = 3_000usize;
+    let mut acks = Vec::with_capacity(n);
+    for i in 0..n {
+        acks.push(
+            e.js.publish(format!("s.{i}"), vec![b'x'; 1024].into())
+                .await
+                .unwrap(),
+        );
+    }
+    for a in acks {
+        a.await.unwrap();
+    }
+    let mut sub = e.nc.subscribe("fc.out").await.unwrap();
+    let r = api(
+        &e.nc,
+        "$JS.API.CONSUMER.CREATE.S.F",
+        json!({"stream_name": "S", "config": {"name": "F", "deliver_subject": "fc.out",
+            "flow_control": true, "idle_heartbeat": 5_000_000_000u64, "ack_policy": "none"}}),
+    )
+    .await;
+    assert!(r.get("error").is_none(), "{r}");
+    let (mut data, mut requests) = (0usize, Vec::new());
+    // Without answers, delivery stops short of the stream.
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(700), sub.next()).await {
+        match m.status.map(|s| s.as_u16()) {
+            None => data += 1,
+            Some(100) if m.reply.is_some() => requests.push(m.reply.unwrap().to_string()),
+            _ => {}
+        }
+    }
+    assert!(!requests.is_empty(), "no flow control request");
+    assert!(data < n, "flow control did not hold delivery: {data}");
+    assert!(requests[0].starts_with("$JS.FC.S.F."), "{requests:?}");
+    // Answering the latest request lets the rest through (answering each new one).
+    let mut last = requests.pop().unwrap();
+    e.nc.publish(last.clone(), "".into()).await.unwrap();
+    while data < n {
+        let m = tokio::time::timeout(WAIT, sub.next())
+            .await
+            .expect("delivery resumed")
+            .unwrap();
+        match (m.status.map(|s| s.as_u16()), m.reply) {
+            (None, _) => data += 1,
+            (Some(100), Some(reply)) if reply.as_str() != last => {
+                last = reply.to_string();
+                e.nc.publish(last.clone(), "".into()).await.unwrap();
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(data, n);
+}
