@@ -958,14 +958,17 @@ fn validate_consumer(s: &Stream, cfg: &ConsumerConfig) -> Result<(), ApiError> {
         return Err(e::JS_CONSUMER_EMPTY_FILTER.err());
     }
     if cfg.is_pull() {
+        if cfg.rate_limit_bps > 0 {
+            return Err(e::JS_CONSUMER_PULL_WITH_RATE_LIMIT.err());
+        }
+        if cfg.max_waiting < 0 {
+            return Err(e::JS_CONSUMER_MAX_WAITING_NEGATIVE.err());
+        }
         if cfg.idle_heartbeat > 0 {
             return Err(e::JS_CONSUMER_HB_REQUIRES_PUSH.err());
         }
         if cfg.flow_control {
             return Err(e::JS_CONSUMER_FC_REQUIRES_PUSH.err());
-        }
-        if cfg.max_waiting < 0 {
-            return Err(e::JS_CONSUMER_MAX_WAITING_NEGATIVE.err());
         }
     } else if !natrium_sublist::is_valid_literal_subject(&cfg.deliver_subject) {
         return Err(e::JS_CONSUMER_DELIVER_TO_WILDCARDS.err());

@@ -27,7 +27,7 @@ use crate::priority::{self, Pin, PullGroup};
 use crate::stream::Stream;
 use crate::types::{
     rfc3339, AckPolicy, ClusterInfo, ConsumerConfig, ConsumerInfo, DeliverPolicy,
-    PriorityGroupState, PriorityPolicy, Retention, SequenceInfo,
+    PriorityGroupState, PriorityPolicy, ReplayPolicy, Retention, SequenceInfo,
 };
 use crate::JetStream;
 
@@ -83,6 +83,15 @@ struct Runtime {
     next_push_heartbeat: Option<Instant>,
     /// Push flow control (`flow_control: true`); the window is 0 when off.
     fc: FlowControl,
+    /// `replay_policy: original`: messages up to this stream sequence (the last one when
+    /// the consumer started) go out spaced as they were stored; 0 when off or caught up.
+    replay_until: u64,
+    /// When the previous replayed message went out, and its stored time.
+    replay_prev: Option<(Instant, i64)>,
+    /// `rate_limit_bps`: a byte bucket (may go negative: the next delivery then waits).
+    rate: Option<RateLimit>,
+    /// No delivery before this instant (replay spacing, rate limit).
+    hold_until: Option<Instant>,
     /// The pinned client of a `pinned_client` consumer (not persisted, as in nats-server).
     pin: Option<Pin>,
     /// Deliveries or acks not yet written to the consumer store.
@@ -104,6 +113,37 @@ struct FlowControl {
     id: Option<String>,
     /// What the outstanding request covers when confirmed.
     covers: i64,
+}
+
+/// A token bucket over delivered bytes, refilled at `rate_limit_bps / 8` bytes a second up
+/// to a burst of the largest message the stream takes.
+#[derive(Debug)]
+struct RateLimit {
+    bytes_per_sec: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl RateLimit {
+    fn new(bps: u64, burst: usize, now: Instant) -> RateLimit {
+        RateLimit {
+            bytes_per_sec: (bps as f64 / 8.0).max(1.0),
+            burst: burst.max(1) as f64,
+            tokens: burst.max(1) as f64,
+            at: now,
+        }
+    }
+
+    /// Takes `size` bytes; returns when the next delivery may go (None: now).
+    fn take(&mut self, size: usize, now: Instant) -> Option<Instant> {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.bytes_per_sec).min(self.burst);
+        self.at = now;
+        self.tokens -= size as f64;
+        (self.tokens < 0.0)
+            .then(|| now + Duration::from_secs_f64(-self.tokens / self.bytes_per_sec))
+    }
 }
 
 /// nats-server's flow-control limit; the first window is a sixteenth of it.
@@ -266,6 +306,18 @@ impl Consumer {
             last_activity: now,
             next_push_heartbeat: None,
             fc: FlowControl::for_config(&cfg),
+            replay_until: if cfg.replay_policy == ReplayPolicy::Original {
+                stream.store.fast_state().last_seq
+            } else {
+                0
+            },
+            replay_prev: None,
+            rate: (cfg.rate_limit_bps > 0 && !cfg.is_pull()).then(|| {
+                let max = stream.config().max_msg_size;
+                let burst = if max > 0 { max as usize } else { 1 << 20 };
+                RateLimit::new(cfg.rate_limit_bps, burst, now)
+            }),
+            hold_until: None,
             pin: None,
             dirty: false,
             last_flush: now,
@@ -767,6 +819,9 @@ impl Consumer {
         if let Some(t) = rt.next_push_heartbeat {
             consider(t);
         }
+        if let Some(t) = rt.hold_until {
+            consider(t);
+        }
         if let Some(pin) = &rt.pin {
             consider(pin.lapses);
         }
@@ -836,11 +891,32 @@ impl Consumer {
                 return false;
             }
         }
+        if rt.hold_until.is_some_and(|t| t > now) {
+            return false;
+        }
+        rt.hold_until = None;
         let (msg, deliveries, from) = match self.take_next(stream, rt) {
             Next::Msg(m, d, from) => (m, d, from),
             Next::Skip => return true,
             Next::Nothing => return false,
         };
+        // Replay at the original pace: each message waits for the gap to its predecessor.
+        if rt.replay_until > 0 {
+            if msg.seq > rt.replay_until {
+                rt.replay_until = 0;
+            } else if let Some((sent, ts)) = rt.replay_prev {
+                let gap = Duration::from_nanos(msg.ts.saturating_sub(ts).max(0) as u64);
+                let due = sent + gap;
+                if gap > Duration::from_millis(1) && due > now {
+                    put_back(rt, msg.seq, from);
+                    rt.hold_until = Some(due);
+                    return false;
+                }
+            }
+            if rt.replay_until > 0 {
+                rt.replay_prev = Some((now, msg.ts));
+            }
+        }
         if cfg.max_deliver > 0 && deliveries > cfg.max_deliver as u64 {
             rt.pending.remove(&msg.seq);
             if let Some(js) = stream.js() {
@@ -907,6 +983,9 @@ impl Consumer {
             headers,
             payload,
         });
+        if let Some(r) = rt.rate.as_mut() {
+            rt.hold_until = r.take(size, now);
+        }
         if rt.fc.delivered(size as i64) {
             let id = format!(
                 "$JS.FC.{}.{}.{}",

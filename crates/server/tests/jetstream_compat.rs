@@ -413,3 +413,107 @@ async fn push_flow_control_holds_and_resumes() {
     }
     assert_eq!(data, n);
 }
+
+/// `replay_policy: original` spaces the stored messages as they were published, then
+/// delivers new ones at once; `rate_limit_bps` paces a push consumer (and a pull consumer
+/// may not ask for it).
+#[tokio::test]
+async fn replay_original_and_rate_limit_pace_deliveries() {
+    let e = env("js-pace").await;
+    stream_with(&e, "S", 0).await;
+    for i in 0..3 {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+        e.js.publish(format!("s.{i}"), "x".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let mut sub = e.nc.subscribe("rp.out").await.unwrap();
+    let r = api(
+        &e.nc,
+        "$JS.API.CONSUMER.CREATE.S.R",
+        json!({"stream_name": "S", "config": {"name": "R", "deliver_subject": "rp.out",
+            "replay_policy": "original", "ack_policy": "none"}}),
+    )
+    .await;
+    assert!(r.get("error").is_none(), "{r}");
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        tokio::time::timeout(WAIT, sub.next())
+            .await
+            .unwrap()
+            .unwrap();
+        times.push(Instant::now());
+    }
+    for w in times.windows(2) {
+        let gap = w[1] - w[0];
+        assert!(
+            gap >= Duration::from_millis(300),
+            "replayed too fast: {gap:?}"
+        );
+    }
+    // Caught up: a new message is not held back.
+    let t0 = Instant::now();
+    e.js.publish("s.new", "x".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    tokio::time::timeout(WAIT, sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        t0.elapsed()
+    );
+
+    // 50 KB/s with a 2 KB burst (the stream's max_msg_size): 50 x 1 KiB take about a second.
+    e.js.create_stream(stream::Config {
+        name: "L".into(),
+        subjects: vec!["l.>".into()],
+        max_message_size: 2048,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for i in 0..50 {
+        e.js.publish(format!("l.{i}"), vec![b'x'; 1024].into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let mut sub = e.nc.subscribe("rl.out").await.unwrap();
+    let t0 = Instant::now();
+    let r = api(
+        &e.nc,
+        "$JS.API.CONSUMER.CREATE.L.RL",
+        json!({"stream_name": "L", "config": {"name": "RL", "deliver_subject": "rl.out",
+            "rate_limit_bps": 400_000, "ack_policy": "none"}}),
+    )
+    .await;
+    assert!(r.get("error").is_none(), "{r}");
+    for _ in 0..50 {
+        tokio::time::timeout(WAIT, sub.next())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert!(
+        t0.elapsed() >= Duration::from_millis(700),
+        "not paced: {:?}",
+        t0.elapsed()
+    );
+    let pull = api(
+        &e.nc,
+        "$JS.API.CONSUMER.CREATE.L.P",
+        json!({"stream_name": "L", "config": {"name": "P", "rate_limit_bps": 1000}}),
+    )
+    .await;
+    assert_eq!(err_code(&pull).1, 10086, "{pull}");
+}
