@@ -31,7 +31,10 @@ use crate::types::{
 };
 use crate::JetStream;
 
+mod pace;
 mod reset;
+
+use pace::{FlowControl, RateLimit};
 pub(crate) use reset::{reset_error_body, reset_request};
 
 pub const DEFAULT_ACK_WAIT_NS: i64 = 30_000_000_000;
@@ -97,100 +100,6 @@ struct Runtime {
     /// Deliveries or acks not yet written to the consumer store.
     dirty: bool,
     last_flush: Instant,
-}
-
-/// Push flow control as nats-server runs it: the consumer stops delivering once more than
-/// a window of bytes is unconfirmed, asks the subscriber to confirm (a `100 FlowControl
-/// Request` with a reply on `$JS.FC.<stream>.<consumer>.<id>`) once half the window is out,
-/// and doubles the window (up to the limit) at each confirmation.
-#[derive(Debug, Default)]
-struct FlowControl {
-    limit: i64,
-    window: i64,
-    /// Bytes delivered and not yet confirmed.
-    pending: i64,
-    /// The reply subject of the outstanding request.
-    id: Option<String>,
-    /// What the outstanding request covers when confirmed.
-    covers: i64,
-}
-
-/// A token bucket over delivered bytes, refilled at `rate_limit_bps / 8` bytes a second up
-/// to a burst of the largest message the stream takes.
-#[derive(Debug)]
-struct RateLimit {
-    bytes_per_sec: f64,
-    burst: f64,
-    tokens: f64,
-    at: Instant,
-}
-
-impl RateLimit {
-    fn new(bps: u64, burst: usize, now: Instant) -> RateLimit {
-        RateLimit {
-            bytes_per_sec: (bps as f64 / 8.0).max(1.0),
-            burst: burst.max(1) as f64,
-            tokens: burst.max(1) as f64,
-            at: now,
-        }
-    }
-
-    /// Takes `size` bytes; returns when the next delivery may go (None: now).
-    fn take(&mut self, size: usize, now: Instant) -> Option<Instant> {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.bytes_per_sec).min(self.burst);
-        self.at = now;
-        self.tokens -= size as f64;
-        (self.tokens < 0.0)
-            .then(|| now + Duration::from_secs_f64(-self.tokens / self.bytes_per_sec))
-    }
-}
-
-/// nats-server's flow-control limit; the first window is a sixteenth of it.
-const FLOW_CONTROL_LIMIT: i64 = 32 * 1024 * 1024;
-
-impl FlowControl {
-    fn for_config(cfg: &ConsumerConfig) -> FlowControl {
-        if !cfg.flow_control || cfg.is_pull() {
-            return FlowControl::default();
-        }
-        FlowControl {
-            limit: FLOW_CONTROL_LIMIT,
-            window: FLOW_CONTROL_LIMIT / 16,
-            ..Default::default()
-        }
-    }
-
-    fn blocked(&self) -> bool {
-        self.window > 0 && self.pending > self.window
-    }
-
-    /// Accounts a delivery of `size` bytes; true when a request must go out now.
-    fn delivered(&mut self, size: i64) -> bool {
-        if self.window == 0 {
-            return false;
-        }
-        self.pending += size;
-        if self.id.is_none() {
-            return self.pending > self.window / 2;
-        }
-        if self.pending - self.covers >= self.window {
-            self.covers += size;
-        }
-        false
-    }
-
-    /// A confirmation on `subject`; true when it was the outstanding one.
-    fn confirmed(&mut self, subject: &str) -> bool {
-        if self.id.as_deref() != Some(subject) {
-            return false;
-        }
-        self.window = (self.window * 2).min(self.limit);
-        self.pending = (self.pending - self.covers).max(0);
-        self.id = None;
-        self.covers = 0;
-        true
-    }
 }
 
 /// First and longest wait of a push consumer looking for a subscriber.
@@ -776,7 +685,7 @@ impl Consumer {
                         ("Nats-Last-Stream", sseq.as_str()),
                     ];
                     // Stalled on flow control: the subscriber may answer here instead.
-                    if let Some(id) = rt.fc.id.as_deref() {
+                    if let Some(id) = rt.fc.outstanding() {
                         pairs.push(("Nats-Consumer-Stalled", id));
                     }
                     outs.push(status_out(
@@ -993,8 +902,7 @@ impl Consumer {
                 self.name,
                 crate::api::random_token(4)
             );
-            rt.fc.covers = rt.fc.pending;
-            rt.fc.id = Some(id.clone());
+            rt.fc.requested(id.clone());
             outs.push(Out {
                 route: cfg.deliver_subject.clone(),
                 subject: cfg.deliver_subject.clone(),
