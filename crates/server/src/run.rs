@@ -83,7 +83,19 @@ pub fn main(args: Vec<String>) -> ExitCode {
                     .as_ref()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default();
-                println!("{}: configuration file {file} is valid", program_name());
+                // nats-server's digest of the parsed file (the file parsed a moment ago).
+                let digest = opts
+                    .config_file
+                    .as_deref()
+                    .and_then(|p| natrium_config::conf::parse_file(p).ok())
+                    .map(|root| natrium_config::conf::config_digest(&root));
+                match digest {
+                    Some(d) => eprintln!(
+                        "{}: configuration file {file} is valid ({d})",
+                        program_name()
+                    ),
+                    None => eprintln!("{}: configuration file {file} is valid", program_name()),
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

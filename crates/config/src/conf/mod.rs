@@ -12,6 +12,7 @@
 //! 0-based on line 1 and 1-based on every later line. A map entry's value carries the position
 //! of its *key* (nats-server reports errors there); array elements carry their own position.
 
+mod digest;
 mod parse;
 mod scan;
 
@@ -19,6 +20,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use digest::config_digest;
 pub use parse::{parse_file_with_env, parse_str_with_env};
 
 /// Deepest nesting of maps and arrays accepted; deeper input is an error, not a stack overflow.
