@@ -275,6 +275,11 @@ impl JetStream {
         &self.runtime
     }
 
+    /// The account this JetStream belongs to.
+    pub fn account(&self) -> &str {
+        &self.cfg.account
+    }
+
     /// `<store_dir>/jetstream/<account>`.
     pub fn account_dir(&self) -> PathBuf {
         self.cfg.store_dir.join(&self.cfg.account)

@@ -67,6 +67,9 @@ pub struct Origin {
     next: AtomicU64,
     /// When the origin was last seen (ns since the epoch); 0 = never.
     active: AtomicI64,
+    /// The identity of the origin stream `next` refers to (a source only): a recreated
+    /// origin has another one, and reading starts over.
+    ident: Mutex<Option<String>>,
     error: Mutex<Option<ApiError>>,
     stop: AtomicBool,
     wake: tokio::sync::Notify,
@@ -127,6 +130,7 @@ pub fn compile(src: &StreamSource, kind: Kind) -> Result<Origin, ApiError> {
         filters,
         next: AtomicU64::new(0),
         active: AtomicI64::new(0),
+        ident: Mutex::new(None),
         error: Mutex::new(None),
         stop: AtomicBool::new(false),
         wake: tokio::sync::Notify::new(),
@@ -152,6 +156,18 @@ pub fn index_name(src: &StreamSource) -> String {
         (f.join("\u{c}"), d.join("\u{c}"))
     };
     format!("{} {filter} {dest}", src.name)
+}
+
+/// nats-server's stream identity: a hash of the stream's creation time (8 characters),
+/// the sixth field of `Nats-Stream-Source`, by which a recreated origin is recognised.
+pub(crate) fn stream_identity(created_ns: i64) -> String {
+    use sha2::{Digest, Sha256};
+    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let sum = Sha256::digest(crate::types::rfc3339(created_ns).as_bytes());
+    sum.iter()
+        .take(8)
+        .map(|b| DIGITS[(*b % 62) as usize] as char)
+        .collect()
 }
 
 /// The origin sequence a `Nats-Stream-Source` value records, if it names `iname`.
@@ -277,6 +293,7 @@ pub fn recover_positions(dest: &Stream, origins: &[Arc<Origin>]) {
         missing.retain(|o| match source_header_seq(value, &o.iname) {
             Some(s) => {
                 o.next.store(s + 1, Ordering::Relaxed);
+                *o.ident.lock() = value.split(' ').nth(5).map(str::to_string);
                 false
             }
             None => true,
@@ -322,6 +339,22 @@ async fn run(dest: Weak<Stream>, o: Arc<Origin>) {
         }
         o.active
             .store(natrium_store::now_nanos(), Ordering::Relaxed);
+        if o.kind == Kind::Source {
+            let ident = stream_identity(origin.created);
+            let mut known = o.ident.lock();
+            if known.as_ref().is_some_and(|k| *k != ident) {
+                if let Some(js) = d.js() {
+                    js.outlet().warn(&format!(
+                        "JetStream source stream \"{}\" for stream '{} > {}' was recreated, resetting source state",
+                        o.cfg.name,
+                        js.account(),
+                        d.name
+                    ));
+                }
+                o.next.store(0, Ordering::Relaxed);
+            }
+            *known = Some(ident);
+        }
         let appended = origin.appended();
         let notified = appended.notified();
         tokio::pin!(notified);
@@ -384,7 +417,7 @@ async fn pump(dest: &Arc<Stream>, origin: &Arc<Stream>, o: &Arc<Origin>) -> Step
             }
             Kind::Source => {
                 let subject = o.subject_for(&m.subject);
-                let headers = source_headers(o, &m);
+                let headers = source_headers(o, &m, &stream_identity(origin.created));
                 dest.ingest_sourced(subject, Some(headers), m.payload, done);
             }
         }
@@ -458,7 +491,7 @@ fn read_batch(dest: &Stream, origin: &Stream, o: &Origin) -> Result<Vec<StoredMs
 
 /// The origin's headers without what must not travel (an older source header, expectations,
 /// batch markers), plus this stream's `Nats-Stream-Source`.
-fn source_headers(o: &Origin, m: &StoredMsg) -> Bytes {
+fn source_headers(o: &Origin, m: &StoredMsg, ident: &str) -> Bytes {
     let kept = m.headers.as_deref().and_then(|b| {
         h::remove(b, |k| {
             k.eq_ignore_ascii_case(h::STREAM_SOURCE)
@@ -472,7 +505,7 @@ fn source_headers(o: &Origin, m: &StoredMsg) -> Bytes {
         parts.next().unwrap_or(FWC),
         parts.next().unwrap_or(FWC),
     );
-    let value = format!("{name} {} {filter} {dest} {}", m.seq, m.subject);
+    let value = format!("{name} {} {filter} {dest} {} {ident}", m.seq, m.subject);
     h::append(kept.as_deref(), &[(h::STREAM_SOURCE, &value)])
 }
 
@@ -526,10 +559,10 @@ mod tests {
             )),
             payload: Bytes::new(),
         };
-        let hdr = source_headers(&o, &m);
+        let hdr = source_headers(&o, &m, "AbCd1234");
         assert_eq!(
             &hdr[..],
-            b"NATS/1.0\r\nX: 1\r\nNats-Stream-Source: O 7 a.* > a.b\r\n\r\n"
+            b"NATS/1.0\r\nX: 1\r\nNats-Stream-Source: O 7 a.* > a.b AbCd1234\r\n\r\n"
         );
         let v = h::get(&hdr, h::STREAM_SOURCE).unwrap();
         assert_eq!(source_header_seq(v, &o.iname), Some(7));

@@ -30,7 +30,16 @@ async fn publish(js: &jetstream::Context, subject: &str, payload: &str) -> u64 {
 
 /// Waits until the stream holds `want` messages (sources run in the background).
 async fn wait_messages(js: &jetstream::Context, name: &str, want: u64) -> stream::Info {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    wait_messages_for(js, name, want, Duration::from_secs(10)).await
+}
+
+async fn wait_messages_for(
+    js: &jetstream::Context,
+    name: &str,
+    want: u64,
+    limit: Duration,
+) -> stream::Info {
+    let deadline = Instant::now() + limit;
     loop {
         let info = js
             .get_stream(name)
@@ -46,6 +55,15 @@ async fn wait_messages(js: &jetstream::Context, name: &str, want: u64) -> stream
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A `Nats-Stream-Source` value without its last field, the origin's identity (8
+/// characters from `[0-9A-Za-z]`, a hash of its creation time), which is checked here.
+fn without_ident(value: &str) -> (String, String) {
+    let (rest, ident) = value.rsplit_once(' ').unwrap();
+    assert_eq!(ident.len(), 8, "{value}");
+    assert!(ident.chars().all(|c| c.is_ascii_alphanumeric()), "{value}");
+    (rest.to_string(), ident.to_string())
 }
 
 fn source(name: &str) -> stream::Source {
@@ -212,7 +230,7 @@ async fn sources_merge_transform_and_stamp_headers() {
         let src = m
             .headers
             .get("Nats-Stream-Source")
-            .map(|v| v.to_string())
+            .map(|v| without_ident(v.as_str()).0)
             .unwrap();
         seen.push((m.subject.to_string(), src));
     }
@@ -334,8 +352,78 @@ async fn full_source_target_retries_when_space_frees() {
     }
     let m = agg.get_raw_message(4).await.unwrap();
     assert_eq!(
-        m.headers.get("Nats-Stream-Source").unwrap().to_string(),
+        without_ident(m.headers.get("Nats-Stream-Source").unwrap().as_str()).0,
         "A 4 > > a"
+    );
+}
+
+/// A deleted and recreated origin starts again at its first message (nats-server notices
+/// by the identity in the source header), also when the restart comes in between.
+#[tokio::test]
+async fn recreated_origin_is_read_from_its_start() {
+    let dir = temp_dir("js-src-recreate");
+    let (s, js) = js_server(&dir, None).await;
+    let port = s.port.to_string();
+    let origin = || stream::Config {
+        name: "A".into(),
+        subjects: vec!["a.>".into()],
+        ..Default::default()
+    };
+    js.create_stream(origin()).await.unwrap();
+    js.create_stream(stream::Config {
+        name: "AGG".into(),
+        sources: Some(vec![source("A")]),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for i in 0..3 {
+        publish(&js, &format!("a.{i}"), "x").await;
+    }
+    wait_messages(&js, "AGG", 3).await;
+    let agg = js.get_stream("AGG").await.unwrap();
+    let first = agg.get_raw_message(3).await.unwrap();
+    let (_, old) = without_ident(first.headers.get("Nats-Stream-Source").unwrap().as_str());
+
+    js.delete_stream("A").await.unwrap();
+    js.create_stream(origin()).await.unwrap();
+    assert_eq!(publish(&js, "a.new", "y").await, 1);
+    // nats-server takes about 11 s to notice (its source consumer's heartbeat).
+    wait_messages_for(&js, "AGG", 4, Duration::from_secs(30)).await;
+    let m = agg.get_raw_message(4).await.unwrap();
+    assert_eq!(m.subject.as_str(), "a.new");
+    let (value, new) = without_ident(m.headers.get("Nats-Stream-Source").unwrap().as_str());
+    assert_eq!(value, "A 1 > > a.new");
+    assert_ne!(old, new);
+
+    // After a SIGKILL and restart, a recreation is still noticed and nothing from before
+    // is sourced twice.
+    s.signal("KILL");
+    drop(s);
+    let (_s, js) = js_server(&dir, Some(&port)).await;
+    js.delete_stream("A").await.unwrap();
+    js.create_stream(origin()).await.unwrap();
+    publish(&js, "a.newer", "z").await;
+    wait_messages_for(&js, "AGG", 5, Duration::from_secs(30)).await;
+    let m = js
+        .get_stream("AGG")
+        .await
+        .unwrap()
+        .get_raw_message(5)
+        .await
+        .unwrap();
+    assert_eq!(m.subject.as_str(), "a.newer");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        js.get_stream("AGG")
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .state
+            .messages,
+        5
     );
 }
 
