@@ -15,6 +15,7 @@ pub mod auth;
 pub mod conn;
 pub mod jetstream;
 pub mod jwt;
+pub mod leafnode;
 pub mod listen;
 pub mod monitor;
 pub mod outbound;

@@ -56,6 +56,9 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<String>, String> {
     if old.websocket != new.websocket {
         return Err("config reload not supported for Websocket".into());
     }
+    if old.leafnodes != new.leafnodes {
+        return Err("config reload not supported for LeafNode".into());
+    }
     let mut out = Vec::new();
     let mut value = |name: &str, a: String, b: String| {
         if a != b {

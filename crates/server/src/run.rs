@@ -299,6 +299,20 @@ async fn serve(opts: Options, operator: Option<Arc<crate::operator::OperatorMode
             return ExitCode::from(1);
         }
     }
+    let ws_accept = match start_websocket(&server, &opts) {
+        Ok(a) => a,
+        Err(e) => {
+            fatal!("Unable to listen for websocket connections: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let leaf_accept = match start_leafnodes(&server, &opts) {
+        Ok(a) => a,
+        Err(e) => {
+            fatal!("Unable to listen for leafnode connections: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let ports_file = match &opts.ports_file_dir {
         Some(dir) => match server.write_ports_file(dir) {
             Ok(p) => Some(p),
@@ -308,13 +322,6 @@ async fn serve(opts: Options, operator: Option<Arc<crate::operator::OperatorMode
             }
         },
         None => None,
-    };
-    let ws_accept = match start_websocket(&server, &opts) {
-        Ok(a) => a,
-        Err(e) => {
-            fatal!("Unable to listen for websocket connections: {e}");
-            return ExitCode::from(1);
-        }
     };
     let accept = tokio::spawn(server.clone().accept_loop(listener));
     info!("Server is ready");
@@ -331,7 +338,7 @@ async fn serve(opts: Options, operator: Option<Arc<crate::operator::OperatorMode
     }
     server.shutdown();
     accept.abort();
-    if let Some(a) = ws_accept {
+    for a in [ws_accept, leaf_accept].into_iter().flatten() {
         a.abort();
     }
     wait_for_clients(&server).await;
@@ -364,7 +371,9 @@ fn start_websocket(
             bind_error_text(&e)
         )
     })?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let _ = server.ws_addr.set(addr);
+    let bound = addr.port();
     let scheme = if ws.tls.is_some() { "wss" } else { "ws" };
     info!("Listening for websocket clients on {scheme}://{host}:{bound}");
     if ws.tls.is_none() {
@@ -374,6 +383,42 @@ fn start_websocket(
         server.clone(),
         listener,
         ws,
+    ))))
+}
+
+/// Binds the leafnode listener when one is configured. Leafnodes are not supported yet:
+/// each one that connects is told so and closed (see `leafnode.rs`).
+fn start_leafnodes(
+    server: &Arc<Server>,
+    opts: &Options,
+) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    let Some(l) = opts.leafnodes.as_ref().filter(|l| l.port != 0) else {
+        return Ok(None);
+    };
+    let host = if l.host.is_empty() {
+        natrium_config::options::DEFAULT_HOST
+    } else {
+        l.host.as_str()
+    };
+    let port = if l.port < 0 { 0 } else { l.port as u16 };
+    let listener = listen::bind(host, port).map_err(|e| {
+        format!(
+            "listen tcp {}:{port}: {}",
+            listen::url_host(host),
+            bind_error_text(&e)
+        )
+    })?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let _ = server.leaf_addr.set(addr);
+    info!(
+        "Listening for leafnode connections on {}:{}",
+        listen::url_host(host),
+        addr.port()
+    );
+    warn!("Leafnode connections are not supported by natrium-server yet: each one is refused with an error");
+    Ok(Some(tokio::spawn(crate::leafnode::refuse_loop(
+        server.clone(),
+        listener,
     ))))
 }
 

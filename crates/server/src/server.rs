@@ -81,6 +81,9 @@ pub struct Server {
     pub js_monitor: std::sync::OnceLock<Arc<crate::jetstream::JsMonitor>>,
     /// Set once JetStream has started (for any account).
     pub jetstream_enabled: std::sync::OnceLock<()>,
+    /// Where the websocket and leafnode listeners are bound, once they are.
+    pub ws_addr: std::sync::OnceLock<std::net::SocketAddr>,
+    pub leaf_addr: std::sync::OnceLock<std::net::SocketAddr>,
     /// The client listener's TLS, rebuilt on reload; `None` for plain TCP.
     tls: RwLock<Option<Arc<crate::tls::TlsListener>>>,
 }
@@ -164,6 +167,8 @@ impl Server {
             shutdown_tx,
             client_addr: Mutex::new(None),
             jetstream_enabled: std::sync::OnceLock::new(),
+            ws_addr: std::sync::OnceLock::new(),
+            leaf_addr: std::sync::OnceLock::new(),
             js_monitor: std::sync::OnceLock::new(),
             events: std::sync::OnceLock::new(),
             operator,
@@ -530,18 +535,35 @@ impl Server {
         let mut body = serde_json::json!({ "nats": nats }).to_string();
         if let Some(m) = self.monitor.addr() {
             // nats-server's key order: "nats" then "monitoring".
-            let http_host = self.options().http_host.clone();
-            let host = if http_host.is_empty() || http_host == "0.0.0.0" || http_host == "::" {
-                "127.0.0.1".to_string()
-            } else {
-                crate::listen::url_host(&http_host)
-            };
+            let host = reachable_host(&self.options().http_host);
             let urls = serde_json::json!([format!("http://{host}:{}", m.port())]);
             body.pop();
             body.push_str(&format!(",\"monitoring\":{urls}}}"));
         }
+        if let Some(a) = self.ws_addr.get() {
+            // After "monitoring" (nats-server leaves cluster and profile out when off).
+            let ws = self.options().websocket.clone().unwrap_or_default();
+            let scheme = if ws.no_tls { "ws" } else { "wss" };
+            let urls = serde_json::json!([format!(
+                "{scheme}://{}:{}",
+                reachable_host(&ws.host),
+                a.port()
+            )]);
+            body.pop();
+            body.push_str(&format!(",\"websocket\":{urls}}}"));
+        }
         std::fs::write(&path, body)?;
         Ok(path)
+    }
+}
+
+/// A host a local client can reach a listener bound to `host` at (loopback for the
+/// wildcard addresses), in URL form.
+fn reachable_host(host: &str) -> String {
+    if host.is_empty() || host == "0.0.0.0" || host == "::" {
+        "127.0.0.1".to_string()
+    } else {
+        crate::listen::url_host(host)
     }
 }
 

@@ -105,6 +105,56 @@ fn monitor_starts_before_client_listener_and_is_in_ports_file() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// A `leafnodes` listener is opened and reported (varz `leaf`), the websocket one joins the
+/// ports file, and a leafnode that connects is told the protocol is not supported.
+#[tokio::test]
+async fn leafnode_listener_reports_and_refuses() {
+    let dir = temp_dir("leafports");
+    let conf = format!(
+        "http: \"127.0.0.1:-1\"\nleafnodes {{ listen: \"127.0.0.1:-1\" }}\nwebsocket {{ port: -1, no_tls: true }}\nports_file_dir: \"{}\"\n",
+        dir.display()
+    );
+    let s = TestServer::with_config(&conf, &[]);
+    let port = s.monitor_port.unwrap();
+    let v = json(port, "/varz").await;
+    let leaf_port = v["leaf"]["port"].as_u64().expect("leaf port") as u16;
+    assert_eq!(v["leaf"]["host"], "127.0.0.1", "{v}");
+    assert_ne!(leaf_port, 0);
+    let ws_port = v["websocket"]["port"].as_u64().unwrap();
+    assert!(s.log_text().contains(&format!(
+        "Listening for leafnode connections on 127.0.0.1:{leaf_port}"
+    )));
+    let ports = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "ports"))
+        .expect("ports file");
+    let p: Value = serde_json::from_str(&std::fs::read_to_string(ports).unwrap()).unwrap();
+    assert_eq!(
+        p["websocket"][0],
+        format!("ws://127.0.0.1:{ws_port}"),
+        "{p}"
+    );
+
+    use tokio::io::AsyncReadExt;
+    let mut c = tokio::net::TcpStream::connect(("127.0.0.1", leaf_port))
+        .await
+        .unwrap();
+    let mut got = String::new();
+    tokio::time::timeout(Duration::from_secs(5), c.read_to_string(&mut got))
+        .await
+        .expect("closed")
+        .unwrap();
+    assert_eq!(
+        got,
+        "-ERR 'Leafnode connections are not supported by natrium-server yet'\r\n"
+    );
+    let z = json(port, "/leafz").await;
+    assert_eq!(z["leafnodes"], 0);
+    drop(s);
+    std::fs::remove_dir_all(dir).ok();
+}
+
 #[tokio::test]
 async fn varz_keys_match_and_counters_move() {
     let (s, port) = monitored();

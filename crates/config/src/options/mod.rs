@@ -15,6 +15,7 @@ mod accounts;
 mod auth;
 pub(crate) mod convert;
 mod jetstream;
+mod leafnode;
 mod mappings;
 mod operator;
 mod tls;
@@ -32,6 +33,7 @@ pub use accounts::{
     ResponseType, DEFAULT_RESPONSE_THRESHOLD,
 };
 pub use convert::parse_go_duration;
+pub use leafnode::LeafnodeOptions;
 pub use mappings::{MapDestination, Mapping};
 pub use operator::{read_jwt, ResolverConfig, DEFAULT_RESOLVER_INTERVAL};
 pub use tls::{
@@ -266,6 +268,9 @@ pub struct Options {
     pub allow_non_tls: bool,
     /// The `websocket` listener; `None` (or port 0) is off.
     pub websocket: Option<WebsocketOptions>,
+    /// The `leafnodes` listener; `None` (or port 0) is off. Leafnodes that connect are
+    /// refused (the protocol is not implemented yet).
+    pub leafnodes: Option<LeafnodeOptions>,
     /// Blocks and keys that nats-server accepts and Natrium recognises but does not implement
     /// yet (cluster, gateway, leafnodes, websocket, mqtt, tls, mappings, operator, resolver, ...),
     /// each with its position (line 0 for command-line flags). The server refuses to start
@@ -359,6 +364,7 @@ impl Options {
             tls: None,
             allow_non_tls: false,
             websocket: None,
+            leafnodes: None,
             unsupported: Vec::new(),
             config_warnings: Vec::new(),
         }

@@ -409,6 +409,21 @@ fn unsupported_blocks_are_recorded_not_ignored() {
 }
 
 #[test]
+fn leafnodes_listener_only() {
+    let o = load("leafnodes { listen: \"127.0.0.1:-1\", remotes: [], no_advertise: true }");
+    let l = o.leafnodes.as_ref().unwrap();
+    assert_eq!((l.host.as_str(), l.port), ("127.0.0.1", -1));
+    assert!(o.unsupported.is_empty());
+    let o = load("leaf { host: h, port: 7422 }");
+    assert_eq!(o.leafnodes.as_ref().map(|l| l.port), Some(7422));
+    // What needs the leafnode protocol is refused, not ignored.
+    let o = load("leafnodes {\n port: 7422\n remotes: [{ url: \"nats://h:7422\" }]\n authorization { user: a, password: b }\n}");
+    let names: Vec<&str> = o.unsupported.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["leafnodes.remotes", "leafnodes.authorization"]);
+    assert_eq!(o.unsupported[0].1.line, 3);
+}
+
+#[test]
 fn other_top_level_keys() {
     let o = load("server_tags: [\"Foo \", \"bar\", \"BAR\", \"x:Y\"]\nno_auth_user: a\nsystem_account: SYS\nno_sys_acc: true\ndisable_sublist_cache: true\nclient_advertise: \"h:1\"\nconnect_error_reports: 5\nreconnect_error_reports: 6\nhttp_base_path: /m");
     assert_eq!(o.tags, ["foo", "bar", "x:y"]);

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::convert::{go_duration_string, parse_go_duration, parse_listen, Loader};
-use super::{accounts, auth, jetstream, operator, tls, websocket, Options};
+use super::{accounts, auth, jetstream, leafnode, operator, tls, websocket, Options};
 use crate::conf::Spanned;
 
 /// Top-level keys nats-server accepts that Natrium does not implement yet.
@@ -12,8 +12,6 @@ const UNSUPPORTED: &[&str] = &[
     "default_sentinel",
     "cluster",
     "gateway",
-    "leaf",
-    "leafnodes",
     "prof_port",
     "prof_block_rate",
     "proxy_protocol",
@@ -80,6 +78,7 @@ pub(super) fn apply_entry(o: &mut Options, ld: &mut Loader, key: &str, v: &Spann
         "tls" => tls::apply_tls(o, ld, key, v),
         "allow_non_tls" => tls::apply_allow_non_tls(o, ld, v),
         "websocket" | "ws" => websocket::apply_websocket(o, ld, v),
+        "leafnodes" | "leaf" => leafnode::apply_leafnodes(o, ld, v),
         "server_tags" => apply_tags(o, ld, v),
         "disable_sublist_cache" | "no_sublist_cache" => {
             set(&mut o.disable_sublist_cache, ld.bool(v))

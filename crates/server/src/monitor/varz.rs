@@ -44,7 +44,7 @@ pub struct WebsocketVarz {
 }
 
 impl WebsocketVarz {
-    fn from_options(opts: &natrium_config::Options) -> WebsocketVarz {
+    fn from_server(server: &Server, opts: &natrium_config::Options) -> WebsocketVarz {
         let Some(w) = opts.websocket.as_ref().filter(|w| w.port != 0) else {
             return WebsocketVarz::default();
         };
@@ -54,13 +54,51 @@ impl WebsocketVarz {
             } else {
                 w.host.clone()
             },
-            port: w.port,
+            port: server.ws_addr.get().map_or(w.port, |a| i32::from(a.port())),
             handshake_timeout: w.handshake_timeout.as_nanos() as u64,
             no_tls: w.no_tls,
             same_origin: w.same_origin,
             allowed_origins: w.allowed_origins.clone(),
         }
     }
+}
+
+/// `leaf`: the leafnode listener, when one is configured (empty otherwise).
+#[derive(Serialize, Default)]
+pub struct LeafVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    #[serde(skip_serializing_if = "is_zero_i32")]
+    pub port: i32,
+    #[serde(skip_serializing_if = "is_zero_f64", serialize_with = "ser_float")]
+    pub auth_timeout: f64,
+    #[serde(skip_serializing_if = "is_zero_f64", serialize_with = "ser_float")]
+    pub tls_timeout: f64,
+}
+
+impl LeafVarz {
+    fn from_server(server: &Server, opts: &natrium_config::Options) -> LeafVarz {
+        let Some(l) = opts.leafnodes.as_ref().filter(|l| l.port != 0) else {
+            return LeafVarz::default();
+        };
+        LeafVarz {
+            host: if l.host.is_empty() {
+                natrium_config::options::DEFAULT_HOST.to_string()
+            } else {
+                l.host.clone()
+            },
+            port: server
+                .leaf_addr
+                .get()
+                .map_or(l.port, |a| i32::from(a.port())),
+            auth_timeout: opts.auth_timeout.as_secs_f64(),
+            tls_timeout: natrium_config::options::DEFAULT_TLS_TIMEOUT.as_secs_f64(),
+        }
+    }
+}
+
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn is_zero_u64(v: &u64) -> bool {
@@ -114,7 +152,7 @@ pub struct Varz {
     pub max_pending: i64,
     pub cluster: Empty,
     pub gateway: Empty,
-    pub leaf: Empty,
+    pub leaf: LeafVarz,
     pub mqtt: Empty,
     pub websocket: WebsocketVarz,
     pub jetstream: serde_json::Value,
@@ -206,9 +244,9 @@ pub fn varz(server: &Server) -> Varz {
         max_pending: opts.max_pending,
         cluster: Empty {},
         gateway: Empty {},
-        leaf: Empty {},
+        leaf: LeafVarz::from_server(server, &opts),
         mqtt: Empty {},
-        websocket: WebsocketVarz::from_options(&opts),
+        websocket: WebsocketVarz::from_server(server, &opts),
         jetstream: server
             .monitor
             .jetstream()
