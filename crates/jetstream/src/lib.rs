@@ -40,6 +40,11 @@ use parking_lot::RwLock;
 
 pub use stream::Stream;
 
+/// The highest JetStream API level (`Nats-Required-Api-Level`, `api_lvl` in INFO) whose
+/// features this implementation has: level 2 is nats-server 2.12's (TTLs, counters, atomic
+/// batches, schedules); level 4's fast batch publishing is refused.
+pub const API_LEVEL: u32 = 2;
+
 /// A message delivered to an internal subscription.
 #[derive(Debug, Clone)]
 pub struct InMsg {

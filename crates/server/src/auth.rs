@@ -130,6 +130,30 @@ impl Permissions {
         }
     }
 
+    /// The permissions as nats-server shows them to their user (`$SYS.REQ.USER.INFO`):
+    /// `publish` and `subscribe` always present, their empty lists left out.
+    pub fn public_json(&self) -> serde_json::Value {
+        fn set(f: &FilterSet) -> serde_json::Value {
+            let mut m = serde_json::Map::new();
+            if let Some(allow) = f.allow.as_ref().filter(|a| !a.is_empty()) {
+                m.insert("allow".into(), allow.clone().into());
+            }
+            if !f.deny.is_empty() {
+                m.insert("deny".into(), f.deny.clone().into());
+            }
+            serde_json::Value::Object(m)
+        }
+        let mut v = serde_json::json!({
+            "publish": set(&self.publish),
+            "subscribe": set(&self.subscribe),
+        });
+        if let Some(r) = &self.response {
+            let max = i64::try_from(r.max_msgs).unwrap_or(-1);
+            v["responses"] = serde_json::json!({ "max": max, "ttl": r.expires.as_nanos() as u64 });
+        }
+        v
+    }
+
     pub fn is_unrestricted(&self) -> bool {
         self.publish.is_unrestricted() && self.subscribe.is_unrestricted()
     }

@@ -24,7 +24,10 @@ use crate::outbound::{write_loop, Client, CloseReason};
 use crate::replies::ReplyTracker;
 use crate::router::{Message, Origin, SubRef, Subscription, Touched};
 use crate::server::Server;
-use crate::{debug, error, trace};
+use crate::{debug, error, info, trace};
+
+/// The subject on which a client asks the server about itself.
+const USER_INFO: &str = "$SYS.REQ.USER.INFO";
 
 /// Read buffer growth step; a read never starts with less free space than this.
 const READ_CHUNK_BYTES: usize = 32 * 1024;
@@ -648,6 +651,7 @@ impl Conn {
             {
                 self.apply_auth(auth);
                 self.expires = None;
+                self.drop_forbidden_subs();
                 self.apply_grant(grant)
             }
             None if self.server.operator.is_some() => {
@@ -657,6 +661,48 @@ impl Conn {
                 Err(CloseReason::CredentialsRevoked)
             }
             _ => Err(self.auth_violation(self.opts.user.clone().as_deref())),
+        }
+    }
+
+    /// After the permissions changed: removes each subscription they no longer allow and
+    /// tells the client, with nats-server's wording (which clients parse).
+    fn drop_forbidden_subs(&mut self) {
+        let Some(perms) = self.perms.clone() else {
+            return;
+        };
+        let forbidden: Vec<Bytes> = self
+            .subs
+            .iter()
+            .filter(|(_, sub)| {
+                !perms
+                    .subscribe
+                    .allows_subscription(&sub.0.subject, sub.0.queue.as_deref())
+            })
+            .map(|(sid, _)| sid.clone())
+            .collect();
+        for sid in forbidden {
+            let Some(sub) = self.subs.remove(&sid) else {
+                continue;
+            };
+            let (subject, queue) = (&sub.0.subject, sub.0.queue.as_deref());
+            if self.account.sublist.remove(subject, queue, &sub).is_ok() {
+                self.client.meta.sub_removed();
+            }
+            let sid = String::from_utf8_lossy(&sid);
+            let user = format!("User {:?}", self.user.clone().unwrap_or_default());
+            let text = match queue {
+                Some(q) => {
+                    info!("Removed sub \"{subject}\" using queue \"{q}\" (sid \"{sid}\") for {user} - not authorized");
+                    format!("Permissions Violation for Subscription to \"{subject}\" using queue \"{q}\" (sid \"{sid}\")")
+                }
+                None => {
+                    info!("Removed sub \"{subject}\" (sid \"{sid}\") for {user} - not authorized");
+                    format!(
+                        "Permissions Violation for Subscription to \"{subject}\" (sid \"{sid}\")"
+                    )
+                }
+            };
+            self.client.send_err(&text);
         }
     }
 
@@ -735,6 +781,12 @@ impl Conn {
         }
         // nats-server acknowledges a verbose publish before delivering it.
         self.ok();
+        if subj == USER_INFO && self.server.system_account.is_some() {
+            if let Some(reply) = &reply {
+                self.answer_user_info(reply);
+            }
+            return Ok(());
+        }
         // A weighted mapping may drop the message.
         let Some(mapped) = self.account.map_subject(subj) else {
             return Ok(());
@@ -761,6 +813,40 @@ impl Conn {
             }
         }
         Ok(())
+    }
+
+    /// `$SYS.REQ.USER.INFO`: who this connection is, delivered on its reply subject like
+    /// any message published in its account.
+    fn answer_user_info(&mut self, reply: &Bytes) {
+        let Ok(reply) = std::str::from_utf8(reply) else {
+            return;
+        };
+        let mut data = serde_json::json!({
+            "user": self.user.clone().unwrap_or_default(),
+            "account": self.account.name,
+        });
+        if let Some(p) = &self.perms {
+            data["permissions"] = p.public_json();
+        }
+        if let Some((at, _)) = &self.expires {
+            let left = at.saturating_duration_since(tokio::time::Instant::now());
+            data["expires"] = (left.as_nanos() as u64).into();
+        }
+        let body = Bytes::from(crate::sysacc::user_info(&self.server, data));
+        let msg = Message {
+            subject: reply,
+            shown_subject: reply,
+            reply: None,
+            headers: None,
+            payload: &body,
+        };
+        let origin = Origin {
+            cid: crate::outlet::INTERNAL_CID,
+            echo: true,
+            rtt_ns: 0,
+        };
+        self.server
+            .route(&self.account, origin, &msg, &mut self.touched);
     }
 
     /// Tells a requester that nobody is listening: a 503 status message on its reply subject,

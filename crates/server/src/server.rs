@@ -346,6 +346,7 @@ impl Server {
             ldm: self.is_lame_duck(),
             connect_info: false,
             remote_account: None,
+            api_lvl: natrium_jetstream::API_LEVEL,
         }
     }
 

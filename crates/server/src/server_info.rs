@@ -58,6 +58,14 @@ pub struct Info {
     pub connect_info: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_account: Option<String>,
+    /// The highest JetStream API level this server meets (nats-server sends its own
+    /// always; clients use it to decide which JetStream features to offer).
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub api_lvl: u32,
+}
+
+fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
 }
 
 impl Info {

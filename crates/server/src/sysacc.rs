@@ -266,6 +266,14 @@ fn server_info(server: &Server, seq: &AtomicU64) -> Value {
     v
 }
 
+/// The answer to `$SYS.REQ.USER.INFO`, which nats-server serves in every account: the
+/// connection that asked supplies `data` (who it is, its account and permissions).
+pub fn user_info(server: &Server, data: Value) -> Vec<u8> {
+    let unnumbered = AtomicU64::new(0);
+    let seq = server.events.get().map_or(&unnumbered, |e| &*e.seq);
+    envelope(server, seq, "data", data)
+}
+
 fn envelope(server: &Server, seq: &AtomicU64, key: &str, data: Value) -> Vec<u8> {
     let mut m = Map::new();
     m.insert("server".into(), server_info(server, seq));

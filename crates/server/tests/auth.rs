@@ -183,3 +183,78 @@ async fn nkey_users_sign_the_server_nonce() {
     // Without credentials at all.
     assert!(async_nats::connect(s.url()).await.is_err());
 }
+
+/// A reload that takes a subscription's permission away removes the subscription and tells
+/// the client, in nats-server's words (clients match on them).
+#[tokio::test]
+async fn reload_removes_subscriptions_no_longer_allowed() {
+    let users = |perms: &str| {
+        format!("authorization {{ users: [ {{ user: a, password: a {perms} }} ] }}\n")
+    };
+    let s = TestServer::with_config(&users(""), &[]);
+    let (mut c, _) = Raw::connect(&s.addr()).await;
+    c.send("CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"a\"}\r\n")
+        .await;
+    c.send("SUB _INBOX.x 1\r\nSUB jobs.* w 2\r\nSUB ok 3\r\nPING\r\n")
+        .await;
+    c.expect("PONG").await;
+    std::fs::write(
+        s.path("server.conf"),
+        users(", permissions: { subscribe: { deny: [\"_INBOX.>\", \"jobs.*\"] } }"),
+    )
+    .unwrap();
+    s.signal("HUP");
+    let mut errs = vec![c.read_line().await.unwrap(), c.read_line().await.unwrap()];
+    errs.sort();
+    assert_eq!(
+        errs,
+        [
+            "-ERR 'Permissions Violation for Subscription to \"_INBOX.x\" (sid \"1\")'",
+            "-ERR 'Permissions Violation for Subscription to \"jobs.*\" using queue \"w\" (sid \"2\")'",
+        ]
+    );
+    // The allowed subscription stays; the removed ones get nothing.
+    c.send("PUB _INBOX.x 1\r\nx\r\nPUB jobs.a 1\r\ny\r\nPUB ok 1\r\nz\r\n")
+        .await;
+    c.expect("MSG ok 3 1").await;
+    c.expect("z").await;
+}
+
+/// `$SYS.REQ.USER.INFO` tells a client who it is: user, account, permissions.
+#[tokio::test]
+async fn user_info_request() {
+    let conf = r#"
+accounts {
+  S: { users: [ { user: s, password: s, permissions: {
+        subscribe: ["q.>", "_INBOX.>"], publish: "$SYS.REQ.USER.INFO", allow_responses: true } } ] }
+}
+"#;
+    let s = TestServer::with_config(conf, &[]);
+    let nc = ConnectOptions::with_user_and_password("s".into(), "s".into())
+        .connect(s.url())
+        .await
+        .unwrap();
+    let m = tokio::time::timeout(
+        Duration::from_secs(5),
+        nc.request("$SYS.REQ.USER.INFO", "".into()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+    let d = &v["data"];
+    assert_eq!(d["user"], "s", "{v}");
+    assert_eq!(d["account"], "S", "{v}");
+    assert_eq!(
+        d["permissions"]["publish"]["allow"],
+        serde_json::json!(["$SYS.REQ.USER.INFO"]),
+        "{v}"
+    );
+    assert_eq!(
+        d["permissions"]["subscribe"]["allow"],
+        serde_json::json!(["q.>", "_INBOX.>"]),
+        "{v}"
+    );
+    assert_eq!(d["permissions"]["responses"]["max"], 1, "{v}");
+    assert!(v["server"]["id"].is_string(), "{v}");
+}

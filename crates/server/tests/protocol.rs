@@ -22,6 +22,9 @@ async fn info_line_has_nats_server_shape() {
     assert_eq!(json["client_ip"], "127.0.0.1");
     assert!(json.get("auth_required").is_none());
     assert!(json["version"].as_str().unwrap().starts_with("2."));
+    // The JetStream API level clients gate features on; the last key, as in nats-server.
+    assert_eq!(json["api_lvl"], 2);
+    assert!(info.trim_end().ends_with(",\"api_lvl\":2}"), "{info}");
 }
 
 #[tokio::test]

@@ -30,8 +30,7 @@ const MAX_INFLIGHT_PER_STREAM: usize = 50;
 const MAX_INFLIGHT_TOTAL: usize = 1000;
 /// A batch without a message for this long is abandoned.
 const BATCH_TIMEOUT: Duration = Duration::from_secs(10);
-/// The highest `Nats-Required-Api-Level` this server meets.
-const API_LEVEL: u32 = 2;
+use crate::API_LEVEL;
 
 /// Batches open on every stream of this process.
 static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
