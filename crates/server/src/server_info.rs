@@ -121,6 +121,7 @@ mod tests {
             ldm: false,
             connect_info: false,
             remote_account: None,
+            api_lvl: 0,
         };
         let line = String::from_utf8(info.to_line()).unwrap();
         assert!(line.starts_with("INFO {\"server_id\":\"N"));
