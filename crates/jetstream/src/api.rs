@@ -811,6 +811,8 @@ struct ConsumerCreateRequest {
     stream_name: String,
     config: ConsumerConfig,
     action: String,
+    /// Refuse instead of filling in defaults the request did not state.
+    pedantic: bool,
 }
 
 fn consumer_create(
@@ -868,12 +870,24 @@ fn consumer_create(
     if !cfg.durable_name.is_empty() && !cfg.name.is_empty() && cfg.durable_name != cfg.name {
         return Err(e::JS_CONSUMER_CREATE_DURABLE_AND_NAME_MISMATCH.err());
     }
+    if cfg.num_replicas > 1 {
+        return Err(e::JS_STREAM_REPLICAS_NOT_SUPPORTED.err());
+    }
     // The stream's consumer limits are the defaults, and the ceiling.
     let slim = s.config().consumer_limits.clone();
+    if req.pedantic {
+        pedantic_consumer_checks(&cfg, &slim)?;
+    }
+    if cfg.max_ack_pending < -1 {
+        cfg.max_ack_pending = -1;
+    }
+    if cfg.inactive_threshold < 0 {
+        cfg.inactive_threshold = 0;
+    }
     if cfg.max_ack_pending == 0 && cfg.ack_policy != AckPolicy::None && slim.max_ack_pending > 0 {
         cfg.max_ack_pending = slim.max_ack_pending;
     }
-    if cfg.inactive_threshold == 0 && cfg.durable_name.is_empty() && slim.inactive_threshold > 0 {
+    if cfg.inactive_threshold == 0 && slim.inactive_threshold > 0 {
         cfg.inactive_threshold = slim.inactive_threshold;
     }
     if slim.max_ack_pending > 0 && cfg.max_ack_pending > slim.max_ack_pending {
@@ -939,6 +953,46 @@ fn consumer_create(
         advisory::consumer_action(js, &s.name, &name, Action::Create);
     }
     Ok(response("consumer_create_response", &c.info(js)))
+}
+
+/// nats-server's pedantic mode: a value the server would change or fill in from the
+/// stream's limits is an error instead (10157).
+fn pedantic_consumer_checks(
+    cfg: &ConsumerConfig,
+    slim: &crate::types::ConsumerLimits,
+) -> Result<(), ApiError> {
+    let fail = |what: &str| Err(e::JS_PEDANTIC.with(what));
+    if cfg.max_deliver < -1 {
+        return fail("max_deliver must be set to -1");
+    }
+    if cfg.max_waiting < 0 {
+        return fail("max_waiting must not be negative");
+    }
+    if cfg.max_ack_pending < -1 {
+        return fail("max_ack_pending must be set to -1");
+    }
+    if cfg.max_batch < 0 {
+        return fail("max_batch must not be negative");
+    }
+    if cfg.max_expires < 0 {
+        return fail("max_expires must not be negative");
+    }
+    if cfg.max_bytes < 0 {
+        return fail("max_bytes must not be negative");
+    }
+    if cfg.idle_heartbeat < 0 {
+        return fail("idle_heartbeat must not be negative");
+    }
+    if cfg.inactive_threshold < 0 {
+        return fail("inactive_threshold must not be negative");
+    }
+    if cfg.max_ack_pending == 0 && slim.max_ack_pending > 0 {
+        return fail("max_ack_pending must be set if it's configured in stream limits");
+    }
+    if cfg.inactive_threshold == 0 && slim.inactive_threshold > 0 {
+        return fail("inactive_threshold must be set if it's configured in stream limits");
+    }
+    Ok(())
 }
 
 fn validate_consumer(s: &Stream, cfg: &ConsumerConfig) -> Result<(), ApiError> {

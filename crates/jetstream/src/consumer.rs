@@ -278,7 +278,7 @@ impl Consumer {
                 }
                 let (outs, next) = c.pump();
                 c.send(outs);
-                if c.expired_ephemeral() {
+                if c.expired_inactive() {
                     if let Some(s) = c.stream.upgrade() {
                         s.remove_consumer(&c.name);
                         if let Some(js) = s.js() {
@@ -380,10 +380,11 @@ impl Consumer {
         }
     }
 
-    /// An ephemeral consumer with no pull requests and no push interest for longer than
-    /// its inactive threshold is removed.
-    fn expired_ephemeral(&self) -> bool {
-        if !self.config.durable_name.is_empty() || self.config.inactive_threshold <= 0 {
+    /// A consumer with an inactive threshold (every ephemeral, and a durable that sets
+    /// one, as in nats-server) with no pull requests and no push interest for longer than
+    /// the threshold is removed.
+    fn expired_inactive(&self) -> bool {
+        if self.config.inactive_threshold <= 0 {
             return false;
         }
         let threshold = Duration::from_nanos(self.config.inactive_threshold as u64);

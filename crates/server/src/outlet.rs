@@ -111,7 +111,10 @@ impl Outlet for ServerOutlet {
     }
 
     fn has_interest(&self, subject: &str) -> bool {
-        self.account.sublist.has_interest(subject)
+        match self.server.upgrade() {
+            Some(server) => server.has_interest(&self.account, subject),
+            None => self.account.sublist.has_interest(subject),
+        }
     }
 
     fn client_info(&self, cid: u64) -> Option<serde_json::Value> {

@@ -214,6 +214,29 @@ impl Server {
         delivered
     }
 
+    /// Whether a message on `subject` in `acc` would reach a subscriber. A stream import
+    /// counts only while its importer has interest in the imported subject: nats-server
+    /// holds that interest in the exporter only for the importer's own subscriptions, and
+    /// JetStream reads it to tell whether a push consumer is bound.
+    pub fn has_interest(&self, acc: &Account, subject: &str) -> bool {
+        self.interest_hops(acc, subject, 0)
+    }
+
+    fn interest_hops(&self, acc: &Account, subject: &str, hops: u8) -> bool {
+        let result = acc.sublist.match_subject(subject);
+        if result.queues.iter().any(|(_, m)| !m.is_empty()) {
+            return true;
+        }
+        result.plain.iter().any(|sub| match &sub.0.forward {
+            Some(f @ Forward::Stream { .. }) => {
+                hops < MAX_FORWARD_HOPS
+                    && f.forward(subject, None, |_, _| None)
+                        .is_some_and(|out| self.interest_hops(&out.account, &out.subject, hops + 1))
+            }
+            _ => true,
+        })
+    }
+
     /// Publishes a message matched by an import subscription again in the target account.
     fn forward(
         &self,

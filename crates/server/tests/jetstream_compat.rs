@@ -517,3 +517,55 @@ async fn replay_original_and_rate_limit_pace_deliveries() {
     .await;
     assert_eq!(err_code(&pull).1, 10086, "{pull}");
 }
+
+/// Found by nats.js: the stream's consumer limits fill in a durable's defaults too,
+/// pedantic mode refuses instead, and a replicated consumer is refused on one server.
+#[tokio::test]
+async fn consumer_limits_pedantic_and_replicas() {
+    let e = env("js-compat-climits").await;
+    let v = api(
+        &e.nc,
+        "$JS.API.STREAM.CREATE.map",
+        json!({"name": "map", "subjects": ["foo"], "storage": "memory",
+               "consumer_limits": {"max_ack_pending": 20, "inactive_threshold": 60_000_000_000i64}}),
+    )
+    .await;
+    assert!(v.get("error").is_none(), "{v}");
+    let v = api(
+        &e.nc,
+        "$JS.API.CONSUMER.DURABLE.CREATE.map.d",
+        json!({"stream_name": "map", "config": {"durable_name": "d", "ack_policy": "explicit"}}),
+    )
+    .await;
+    assert_eq!(v["config"]["max_ack_pending"], 20, "{v}");
+    assert_eq!(v["config"]["inactive_threshold"], 60_000_000_000i64, "{v}");
+    let v = api(
+        &e.nc,
+        "$JS.API.CONSUMER.CREATE.map.p",
+        json!({"stream_name": "map", "config": {"name": "p", "ack_policy": "explicit"}, "pedantic": true}),
+    )
+    .await;
+    assert_eq!(
+        err_code(&v),
+        (
+            400,
+            10157,
+            "pedantic mode: max_ack_pending must be set if it's configured in stream limits".into()
+        )
+    );
+    let v = api(
+        &e.nc,
+        "$JS.API.CONSUMER.CREATE.map.r",
+        json!({"stream_name": "map", "config": {"name": "r", "ack_policy": "explicit", "num_replicas": 3}}),
+    )
+    .await;
+    assert_eq!(
+        err_code(&v),
+        (
+            500,
+            10074,
+            "replicas > 1 not supported in non-clustered mode".into()
+        )
+    );
+    drop(e.server);
+}
