@@ -439,8 +439,11 @@ fn stream_info_body(js: &JetStream, s: &Stream, opts: &StreamInfoRequest) -> Str
         // An empty map is left out, as nats-server does.
         .filter(|m| !m.is_empty());
     let origins = s.origin_infos();
+    let mut config = (*s.config()).clone();
+    let level = crate::versioning::stream_required_level(&config);
+    crate::versioning::annotate(&mut config.metadata, level, &js.cfg.server_version);
     StreamInfo {
-        config: (*s.config()).clone(),
+        config,
         created: rfc3339(s.created),
         state: StreamStateJson {
             messages: st.msgs,

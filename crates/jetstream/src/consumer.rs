@@ -23,7 +23,7 @@ use crate::advisory;
 use crate::errors::{self as e, ApiError};
 use crate::headers as h;
 use crate::persist;
-use crate::priority::{self, Pin, PullGroup};
+use crate::priority::{self, Pin};
 use crate::stream::Stream;
 use crate::types::{
     rfc3339, AckPolicy, ClusterInfo, ConsumerConfig, ConsumerInfo, DeliverPolicy,
@@ -32,9 +32,12 @@ use crate::types::{
 use crate::JetStream;
 
 mod pace;
+mod pull;
 mod reset;
 
 use pace::{FlowControl, RateLimit};
+pub(crate) use pull::PullRequest;
+use pull::PullRequestJson;
 pub(crate) use reset::{reset_error_body, reset_request};
 
 pub const DEFAULT_ACK_WAIT_NS: i64 = 30_000_000_000;
@@ -45,21 +48,6 @@ pub const DEFAULT_INACTIVE_THRESHOLD_NS: i64 = 5_000_000_000;
 const PUMP_BATCH_MAX: usize = 1024;
 /// How often delivery and ack state is written to the consumer store at most.
 const STATE_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
-
-/// A waiting pull request.
-#[derive(Debug)]
-pub(crate) struct PullRequest {
-    pub(crate) reply: String,
-    pub(crate) batch: i64,
-    pub(crate) max_bytes: i64,
-    pub(crate) expires: Option<Instant>,
-    pub(crate) no_wait: bool,
-    pub(crate) heartbeat: Option<Duration>,
-    pub(crate) next_heartbeat: Option<Instant>,
-    pub(crate) delivered: i64,
-    /// The priority fields; `None` for a bare batch size (not a JSON request).
-    pub(crate) group: Option<PullGroup>,
-}
 
 #[derive(Debug, Clone, Copy)]
 struct PendingMsg {
@@ -141,6 +129,7 @@ fn store_config(cfg: &ConsumerConfig) -> store::ConsumerConfig {
 
 /// Applies nats-server's defaults to a consumer config.
 pub fn normalize(cfg: &mut ConsumerConfig) {
+    crate::versioning::strip(&mut cfg.metadata);
     if cfg.ack_policy != AckPolicy::None && cfg.ack_wait == 0 {
         cfg.ack_wait = DEFAULT_ACK_WAIT_NS;
     }
@@ -611,7 +600,7 @@ impl Consumer {
                     &req.reply,
                     "408 Request Timeout",
                     &[
-                        ("Nats-Pending-Messages", &req.batch.to_string()),
+                        ("Nats-Pending-Messages", &req.left().to_string()),
                         ("Nats-Pending-Bytes", &req.max_bytes.max(0).to_string()),
                     ],
                 ));
@@ -839,10 +828,30 @@ impl Consumer {
         // The count includes this message when it is new (it is not delivered yet).
         let pending_before = *pending_count
             .get_or_insert_with(|| self.num_pending_locked(stream, rt) + u64::from(is_new));
-        let size = msg.payload.len() + msg.headers.as_ref().map_or(0, |h| h.len());
+        let pending_after = pending_before.saturating_sub(u64::from(is_new));
+        // The ack reply this delivery will carry (the consumer sequence it will get).
+        let reply = format!(
+            "$JS.ACK.{}.{}.{}.{}.{}.{}.{}",
+            self.stream_name,
+            self.name,
+            deliveries,
+            msg.seq,
+            rt.delivered.consumer + 1,
+            msg.ts,
+            pending_after
+        );
+        // What counts against a pull request's max_bytes, as nats-server counts it.
+        let size = msg.subject.len()
+            + reply.len()
+            + msg.payload.len()
+            + msg.headers.as_ref().map_or(0, |h| h.len());
+        let mut trailer = None;
         let route = if cfg.is_pull() {
             match self.pull_target(stream, rt, now, size, pending_before, outs) {
-                Target::Reply(r) => r,
+                Target::Reply(r, t) => {
+                    trailer = t;
+                    r
+                }
                 // The chosen request could not take it; another may.
                 Target::Retry => {
                     put_back(rt, msg.seq, from);
@@ -856,14 +865,8 @@ impl Consumer {
         } else {
             cfg.deliver_subject.clone()
         };
-        let pending_after = pending_before.saturating_sub(u64::from(is_new));
         *pending_count = Some(pending_after);
         self.record_delivery(rt, now, msg.seq, deliveries);
-        let dseq = rt.delivered.consumer;
-        let reply = format!(
-            "$JS.ACK.{}.{}.{}.{}.{}.{}.{}",
-            self.stream_name, self.name, deliveries, msg.seq, dseq, msg.ts, pending_after
-        );
         let (mut headers, payload) = if cfg.headers_only {
             let size = msg.payload.len().to_string();
             (
@@ -893,6 +896,7 @@ impl Consumer {
             headers,
             payload,
         });
+        outs.extend(trailer);
         if let Some(r) = rt.rate.as_mut() {
             rt.hold_until = r.take(size, now);
         }
@@ -1010,20 +1014,38 @@ impl Consumer {
         };
         let req = &mut rt.waiting[choice.index];
         if req.max_bytes > 0 && size as i64 > req.max_bytes {
+            let (n, b) = (req.left().to_string(), req.max_bytes.to_string());
             let reply = req.reply.clone();
             rt.waiting.remove(choice.index);
-            outs.push(status_out(&reply, "409 Message Size Exceeds MaxBytes", &[]));
+            let pairs = [
+                ("Nats-Pending-Messages", n.as_str()),
+                ("Nats-Pending-Bytes", b.as_str()),
+            ];
+            outs.push(status_out(
+                &reply,
+                "409 Message Size Exceeds MaxBytes",
+                &pairs,
+            ));
             return Target::Retry;
         }
         req.delivered += 1;
+        // A byte budget used up exactly makes this message the request's last.
+        let mut bytes_used_up = false;
         if req.max_bytes > 0 {
             req.max_bytes -= size as i64;
+            bytes_used_up = req.max_bytes <= 0;
         }
         if let Some(hb) = req.heartbeat {
             req.next_heartbeat = Some(now + hb);
         }
         let reply = req.reply.clone();
-        let done = req.delivered >= req.batch;
+        let done = req.delivered >= req.batch || bytes_used_up;
+        // The batch is full with bytes to spare: nats-server says so after the message.
+        let trailer = (req.delivered >= req.batch && req.max_bytes > 0).then(|| {
+            let b = req.max_bytes.to_string();
+            let pairs = [("Nats-Pending-Messages", "0"), ("Nats-Pending-Bytes", &b)];
+            status_out(&reply, "409 Batch Completed", &pairs)
+        });
         if choice.takes_pin {
             if let Some(g) = req.group.as_mut() {
                 let pin = priority::new_pin(&self.config, &g.group, now, store::now_nanos());
@@ -1041,7 +1063,7 @@ impl Consumer {
         } else {
             priority::requeue(policy, &mut rt.waiting, choice.index);
         }
-        Target::Reply(reply)
+        Target::Reply(reply, trailer)
     }
 
     /// Records the delivery of stream sequence `sseq` (consumer sequence, pending entry).
@@ -1272,7 +1294,12 @@ impl Consumer {
             stream_name: self.stream_name.clone(),
             name: self.name.clone(),
             created: rfc3339(self.created),
-            config: self.config.clone(),
+            config: {
+                let mut cfg = self.config.clone();
+                let level = crate::versioning::consumer_required_level(&cfg);
+                crate::versioning::annotate(&mut cfg.metadata, level, &js.cfg.server_version);
+                cfg
+            },
             delivered: SequenceInfo {
                 consumer_seq: rt.delivered.consumer,
                 stream_seq: rt.delivered.stream,
@@ -1329,7 +1356,8 @@ enum Next {
 
 /// The outcome of [`Consumer::pull_target`].
 enum Target {
-    Reply(String),
+    /// The reply subject to deliver on, and a status to send right after the message.
+    Reply(String, Option<Out>),
     /// The chosen request was ended (message too large for it).
     Retry,
     /// No waiting request may take a message now.
@@ -1444,44 +1472,6 @@ fn seq_from_time(store: &Arc<dyn natrium_store::MessageStore>, cfg: &ConsumerCon
             Ok(m) => seq = m.seq + 1,
             Err(_) => break state.last_seq + 1,
         }
-    }
-}
-
-/// A pull request body: JSON, or a bare batch size.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-struct PullRequestJson {
-    batch: i64,
-    expires: i64,
-    no_wait: bool,
-    max_bytes: i64,
-    idle_heartbeat: i64,
-    #[serde(flatten)]
-    group: PullGroup,
-    /// Only a JSON request has priority fields (nats-server checks them even when empty).
-    #[serde(skip)]
-    is_json: bool,
-}
-
-impl PullRequestJson {
-    fn parse(body: &[u8]) -> Result<PullRequestJson, ApiError> {
-        let text = std::str::from_utf8(body).unwrap_or("").trim();
-        if text.is_empty() {
-            return Ok(PullRequestJson {
-                batch: 1,
-                ..Default::default()
-            });
-        }
-        if let Ok(n) = text.parse::<i64>() {
-            return Ok(PullRequestJson {
-                batch: n,
-                ..Default::default()
-            });
-        }
-        // Clients send absent fields as `null` (Go reads them as zero).
-        let mut req: PullRequestJson = crate::api::decode(text.as_bytes())?;
-        req.is_json = true;
-        Ok(req)
     }
 }
 

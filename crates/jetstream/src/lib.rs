@@ -29,6 +29,7 @@ mod source;
 pub mod stream;
 mod transform;
 pub mod types;
+pub mod versioning;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -187,6 +188,8 @@ pub struct Config {
     pub sync: SyncMode,
     pub domain: Option<String>,
     pub server_name: String,
+    /// The version string the server reports (`_nats.ver` in config metadata).
+    pub server_version: String,
     /// Largest batch a pull request may ask for (`limits { max_request_batch }`); 0 = none.
     pub max_request_batch: i64,
 }
@@ -240,11 +243,11 @@ impl JetStream {
             None => false,
         });
         let ack_js = Arc::downgrade(&js);
-        let ack: Handler = Arc::new(move |m: InMsg| {
-            if let Some(js) = ack_js.upgrade() {
-                js.process_ack(m);
-            }
-            true
+        // An ack for a consumer that does not exist or takes no acks reaches nobody (a
+        // request gets no-responders), as nats-server subscribes per acking consumer.
+        let ack: Handler = Arc::new(move |m: InMsg| match ack_js.upgrade() {
+            Some(js) => js.process_ack(m),
+            None => false,
         });
         let fc_js = Arc::downgrade(&js);
         let fc: Handler = Arc::new(move |m: InMsg| {
@@ -332,23 +335,30 @@ impl JetStream {
         }
     }
 
-    fn process_ack(&self, m: InMsg) {
+    /// Applies one ack; false when no acking consumer has the subject.
+    fn process_ack(&self, m: InMsg) -> bool {
         let tokens: Vec<&str> = m.subject.split('.').collect();
         // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
-        if tokens.len() < 9 {
-            return;
+        if tokens.len() < 4 {
+            return false;
         }
         let (stream, consumer) = (tokens[2], tokens[3]);
-        let parse = |s: &str| s.parse::<u64>().ok();
-        let (Some(dc), Some(sseq), Some(dseq)) =
-            (parse(tokens[4]), parse(tokens[5]), parse(tokens[6]))
-        else {
-            return;
-        };
         let Some(c) = self.stream(stream).and_then(|s| s.consumer(consumer)) else {
-            return;
+            return false;
         };
-        c.process_ack(dc, sseq, dseq, &m.payload, m.reply.as_deref());
+        if c.config.ack_policy == types::AckPolicy::None {
+            return false;
+        }
+        let parse = |s: &str| s.parse::<u64>().ok();
+        if let (9.., Some(dc), Some(sseq), Some(dseq)) = (
+            tokens.len(),
+            tokens.get(4).and_then(|t| parse(t)),
+            tokens.get(5).and_then(|t| parse(t)),
+            tokens.get(6).and_then(|t| parse(t)),
+        ) {
+            c.process_ack(dc, sseq, dseq, &m.payload, m.reply.as_deref());
+        }
+        true
     }
 
     /// Stops every stream and consumer (server shutdown); data stays on disk.

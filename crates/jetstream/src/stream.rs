@@ -96,6 +96,7 @@ pub struct Stream {
 
 /// Fills in the defaults nats-server applies to a stream config.
 pub fn normalize(cfg: &mut StreamConfig) {
+    crate::versioning::strip(&mut cfg.metadata);
     crate::transform::normalize(cfg);
     if cfg.persist_mode == "default" {
         cfg.persist_mode.clear();

@@ -165,6 +165,7 @@ pub fn enable_account(
         },
         domain: opts.jetstream_domain.clone(),
         server_name: server.name.clone(),
+        server_version: crate::server_info::NATS_VERSION.to_string(),
         max_request_batch: i64::from(opts.jetstream_request_batch_max),
     };
     let outlet = Arc::new(ServerOutlet::new(server, acc.clone()));

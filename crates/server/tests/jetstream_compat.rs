@@ -75,6 +75,12 @@ async fn stream_with(e: &Env, name: &str, n: usize) {
 /// Sends one pull request and collects what comes back until a status other than a
 /// heartbeat: `"msg"` per message, then the status code. Also returns the time taken.
 async fn pull(e: &Env, consumer: &str, body: Value) -> (Vec<String>, Duration) {
+    pull_with(e, consumer, body, false).await
+}
+
+/// As [`pull`], and with `detail` the final status carries its pending headers:
+/// `"408 <Nats-Pending-Messages> <Nats-Pending-Bytes>"`.
+async fn pull_with(e: &Env, consumer: &str, body: Value, detail: bool) -> (Vec<String>, Duration) {
     let inbox = e.nc.new_inbox();
     let mut sub = e.nc.subscribe(inbox.clone()).await.unwrap();
     let t0 = Instant::now();
@@ -95,7 +101,15 @@ async fn pull(e: &Env, consumer: &str, body: Value) -> (Vec<String>, Duration) {
             None => out.push("msg".to_string()),
             Some(100) => continue,
             Some(code) => {
-                out.push(code.to_string());
+                let mut status = code.to_string();
+                if detail {
+                    let h = m.headers.unwrap_or_default();
+                    for key in ["Nats-Pending-Messages", "Nats-Pending-Bytes"] {
+                        let v = h.get(key).map_or("-".to_string(), |v| v.to_string());
+                        status.push_str(&format!(" {v}"));
+                    }
+                }
+                out.push(status);
                 return (out, t0.elapsed());
             }
         }
@@ -567,5 +581,120 @@ async fn consumer_limits_pedantic_and_replicas() {
             "replicas > 1 not supported in non-clustered mode".into()
         )
     );
+    drop(e.server);
+}
+
+/// Found by nats.js: a pull request's end tells how much of it is left
+/// (`Nats-Pending-Messages` counts what was delivered), and a batch filled with bytes to
+/// spare ends with `409 Batch Completed`.
+#[tokio::test]
+async fn pull_request_ends_report_what_is_left() {
+    let e = env("js-compat-pull-left").await;
+    stream_with(&e, "S", 3).await;
+    consumer(&e, json!({"durable_name": "C", "ack_policy": "none"})).await;
+    let (got, _) = pull_with(&e, "C", json!({"batch": 5, "expires": 300_000_000}), true).await;
+    assert_eq!(got, ["msg", "msg", "msg", "408 2 0"]);
+
+    consumer(&e, json!({"durable_name": "B", "ack_policy": "none"})).await;
+    let body = json!({"batch": 2, "max_bytes": 10_000, "expires": 300_000_000});
+    let (got, _) = pull_with(&e, "B", body, true).await;
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(&got[..2], ["msg", "msg"]);
+    let status: Vec<&str> = got[2].split(' ').collect();
+    assert_eq!(&status[..2], ["409", "0"], "{got:?}");
+    let left: i64 = status[2].parse().unwrap();
+    assert!(left > 0 && left < 10_000, "{got:?}");
+
+    // A message larger than what is left of the byte budget ends the request.
+    consumer(&e, json!({"durable_name": "M", "ack_policy": "none"})).await;
+    let body = json!({"batch": 5, "max_bytes": 10, "expires": 300_000_000});
+    let (got, _) = pull_with(&e, "M", body, true).await;
+    assert_eq!(got, ["409 5 10"]);
+    drop(e.server);
+}
+
+/// Found by nats.js: a consumer that takes no acks has nobody on its ack subjects, so an
+/// ack sent as a request gets no-responders; an acking consumer's ack is answered.
+#[tokio::test]
+async fn acks_to_a_consumer_without_acks_reach_nobody() {
+    let e = env("js-compat-ack-none").await;
+    stream_with(&e, "S", 2).await;
+    let mut replies = Vec::new();
+    for (name, policy) in [("N", "none"), ("X", "explicit")] {
+        consumer(&e, json!({"durable_name": name, "ack_policy": policy})).await;
+        // Pulled messages keep their own subject: a muxed request cannot take them.
+        let inbox = e.nc.new_inbox();
+        let mut sub = e.nc.subscribe(inbox.clone()).await.unwrap();
+        e.nc.publish_with_reply(
+            format!("$JS.API.CONSUMER.MSG.NEXT.S.{name}"),
+            inbox,
+            json!({"batch": 1}).to_string().into(),
+        )
+        .await
+        .unwrap();
+        let m = tokio::time::timeout(WAIT, sub.next())
+            .await
+            .expect("a message")
+            .unwrap();
+        replies.push(m.reply.expect("an ack subject").to_string());
+    }
+    let none = e.nc.request(replies[0].clone(), "".into()).await;
+    assert!(
+        matches!(&none, Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders),
+        "{none:?}"
+    );
+    let acked = e.nc.request(replies[1].clone(), "".into()).await;
+    assert!(acked.is_ok(), "{acked:?}");
+    drop(e.server);
+}
+
+/// Found by nats.js: stream and consumer configs in responses carry the versioning
+/// metadata (`_nats.ver`, `_nats.level`, `_nats.req.level`), and a config read back with
+/// them can be sent again unchanged.
+#[tokio::test]
+async fn versioning_metadata_in_configs() {
+    let e = env("js-compat-versioning").await;
+    let created = api(
+        &e.nc,
+        "$JS.API.STREAM.CREATE.A",
+        json!({"name": "A", "subjects": ["a"], "persist_mode": "async", "metadata": {"k": "v"}}),
+    )
+    .await;
+    let md = &created["config"]["metadata"];
+    assert_eq!(md["_nats.req.level"], "2", "{created}");
+    assert_eq!(md["k"], "v", "{created}");
+    assert!(
+        md["_nats.ver"].as_str().unwrap().starts_with("2."),
+        "{created}"
+    );
+    assert!(md["_nats.level"].as_str().unwrap().parse::<u32>().unwrap() >= 2);
+    let plain = api(
+        &e.nc,
+        "$JS.API.STREAM.CREATE.B",
+        json!({"name": "B", "subjects": ["b"]}),
+    )
+    .await;
+    assert_eq!(
+        plain["config"]["metadata"]["_nats.req.level"], "0",
+        "{plain}"
+    );
+    // The config as read back, sent again: the same stream, no error.
+    let again = api(&e.nc, "$JS.API.STREAM.CREATE.A", created["config"].clone()).await;
+    assert!(again.get("error").is_none(), "{again}");
+    let c = api(
+        &e.nc,
+        "$JS.API.CONSUMER.CREATE.B.C",
+        json!({"stream_name": "B", "config": {"name": "C", "ack_policy": "explicit",
+               "priority_groups": ["g"], "priority_policy": "pinned_client"}}),
+    )
+    .await;
+    assert_eq!(c["config"]["metadata"]["_nats.req.level"], "1", "{c}");
+    let again = api(
+        &e.nc,
+        "$JS.API.CONSUMER.CREATE.B.C",
+        json!({"stream_name": "B", "config": c["config"].clone()}),
+    )
+    .await;
+    assert!(again.get("error").is_none(), "{again}");
     drop(e.server);
 }
