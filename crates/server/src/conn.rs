@@ -787,10 +787,23 @@ impl Conn {
             }
             return Ok(());
         }
+        let mut trace = headers
+            .as_ref()
+            .and_then(|h| crate::msgtrace::Trace::from_headers(h, size, &self.account.name));
+        if let Some(t) = trace.as_mut() {
+            t.ingress(
+                self.client.cid,
+                self.opts.name.as_deref().unwrap_or(""),
+                subj,
+            );
+        }
         // A weighted mapping may drop the message.
         let Some(mapped) = self.account.map_subject(subj) else {
             return Ok(());
         };
+        if let Some(t) = trace.as_mut().filter(|_| *mapped != *subj) {
+            t.mapped(&mapped);
+        }
         let subj: &str = &mapped;
         let msg = Message {
             subject: subj,
@@ -804,15 +817,47 @@ impl Conn {
             echo: self.opts.echo,
             rtt_ns: self.client.meta.rtt().as_nanos() as u64,
         };
-        let delivered = self
-            .server
-            .route(&self.account, origin, &msg, &mut self.touched);
+        let delivered = match trace.as_mut() {
+            None => self
+                .server
+                .route(&self.account, origin, &msg, &mut self.touched),
+            Some(t) => {
+                let n = self
+                    .server
+                    .route_traced(&self.account, origin, &msg, &mut self.touched, t);
+                self.send_trace(trace.take());
+                n
+            }
+        };
         if delivered == 0 && self.opts.no_responders {
             if let Some(reply) = &reply {
                 self.send_no_responders(subj, reply);
             }
         }
         Ok(())
+    }
+
+    /// Publishes a message trace's report on its destination in this account.
+    fn send_trace(&mut self, trace: Option<crate::msgtrace::Trace>) {
+        let Some(t) = trace else {
+            return;
+        };
+        let dest = t.dest.clone();
+        let body = t.finish(&self.server);
+        let msg = Message {
+            subject: &dest,
+            shown_subject: &dest,
+            reply: None,
+            headers: None,
+            payload: &body,
+        };
+        let origin = Origin {
+            cid: crate::outlet::INTERNAL_CID,
+            echo: true,
+            rtt_ns: 0,
+        };
+        self.server
+            .route(&self.account, origin, &msg, &mut self.touched);
     }
 
     /// `$SYS.REQ.USER.INFO`: who this connection is, delivered on its reply subject like

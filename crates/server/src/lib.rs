@@ -18,6 +18,7 @@ pub mod jwt;
 pub mod leafnode;
 pub mod listen;
 pub mod monitor;
+pub mod msgtrace;
 pub mod outbound;
 pub mod reload;
 pub mod replies;

@@ -214,6 +214,69 @@ impl Server {
         delivered
     }
 
+    /// [`Server::route`] for a traced message (`Nats-Trace-Dest`): each delivery, import
+    /// and stream is recorded; in trace-only mode nothing is delivered, but what would have
+    /// been is reported and counted (so a trace-only request gets no no-responders).
+    pub fn route_traced(
+        &self,
+        acc: &Account,
+        origin: Origin,
+        msg: &Message<'_>,
+        touched: &mut Touched,
+        trace: &mut crate::msgtrace::Trace,
+    ) -> usize {
+        let result = acc.sublist.match_subject(msg.subject);
+        let mut delivered = 0;
+        let mut to_stream = false;
+        let mut one =
+            |sub: &SubRef, trace: &mut crate::msgtrace::Trace, touched: &mut Touched| -> bool {
+                let s = &sub.0;
+                if s.internal.is_some() {
+                    to_stream = true;
+                    return trace.only || self.deliver(acc, origin, sub, msg, touched);
+                }
+                if !origin.echo && s.client.cid == origin.cid {
+                    return false;
+                }
+                let ok = trace.only || self.deliver(acc, origin, sub, msg, touched);
+                if ok {
+                    trace.egress(s, acc);
+                }
+                ok
+            };
+        for sub in &result.plain {
+            if let Some(f) = &sub.0.forward {
+                if let Some(out) = f.forward(msg.subject, None, |_, _| None) {
+                    trace.forwarded(f, msg.subject, &out.subject);
+                }
+                if !trace.only {
+                    self.forward(f, origin, msg, touched, 0);
+                }
+                delivered += 1;
+                continue;
+            }
+            if one(sub, trace, touched) {
+                delivered += 1;
+            }
+        }
+        for (_, members) in &result.queues {
+            if members.is_empty() {
+                continue;
+            }
+            let start = rand::random_range(0..members.len());
+            if (0..members.len())
+                .map(|i| &members[(start + i) % members.len()])
+                .any(|sub| one(sub, trace, touched))
+            {
+                delivered += 1;
+            }
+        }
+        if to_stream {
+            trace.jetstream(acc, msg.subject);
+        }
+        delivered
+    }
+
     /// Whether a message on `subject` in `acc` would reach a subscriber. A stream import
     /// counts only while its importer has interest in the imported subject: nats-server
     /// holds that interest in the exporter only for the importer's own subscriptions, and

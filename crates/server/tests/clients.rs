@@ -187,3 +187,50 @@ async fn many_publishers_many_messages_in_order_per_publisher() {
         last[p] = Some(i);
     }
 }
+
+/// Message tracing: a `Nats-Trace-Dest` header gets a report of what the server did with
+/// the message; with `Nats-Trace-Only` the report comes and the message goes nowhere.
+#[tokio::test]
+async fn message_trace_reports_ingress_and_deliveries() {
+    let s = TestServer::start(&[]);
+    let nc = ConnectOptions::new()
+        .name("tracer")
+        .connect(s.url())
+        .await
+        .unwrap();
+    let mut foo = nc.subscribe("foo").await.unwrap();
+    let mut queue = nc.queue_subscribe("foo", "q".into()).await.unwrap();
+    let mut traces = nc.subscribe("traces").await.unwrap();
+    nc.flush().await.unwrap();
+    for only in [false, true] {
+        let mut h = HeaderMap::new();
+        h.insert("Nats-Trace-Dest", "traces");
+        if only {
+            h.insert("Nats-Trace-Only", "true");
+        }
+        nc.publish_with_headers("foo", h, "hello".into())
+            .await
+            .unwrap();
+        let report: serde_json::Value =
+            serde_json::from_slice(&next(&mut traces).await.payload).unwrap();
+        let events = report["events"].as_array().unwrap();
+        assert_eq!(events[0]["type"], "in", "{report}");
+        assert_eq!(events[0]["subj"], "foo", "{report}");
+        assert_eq!(events[0]["name"], "tracer", "{report}");
+        let mut egress: Vec<String> = events
+            .iter()
+            .filter(|e| e["type"] == "eg")
+            .map(|e| format!("{} {}", e["sub"], e["queue"]))
+            .collect();
+        egress.sort();
+        assert_eq!(egress, ["\"foo\" \"q\"", "\"foo\" null"], "{report}");
+        assert_eq!(report["request"]["header"]["Nats-Trace-Dest"][0], "traces");
+        assert!(report["server"]["id"].is_string(), "{report}");
+    }
+    // Only the first (not trace-only) message was delivered.
+    assert_eq!(next(&mut foo).await.payload, "hello");
+    assert_eq!(next(&mut queue).await.payload, "hello");
+    nc.flush().await.unwrap();
+    let more = tokio::time::timeout(Duration::from_millis(200), foo.next()).await;
+    assert!(more.is_err(), "trace-only message delivered");
+}
