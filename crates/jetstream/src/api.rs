@@ -887,7 +887,8 @@ fn consumer_create(
     if cfg.inactive_threshold < 0 {
         cfg.inactive_threshold = 0;
     }
-    if cfg.max_ack_pending == 0 && cfg.ack_policy != AckPolicy::None && slim.max_ack_pending > 0 {
+    // Whatever the ack policy, as nats-server does.
+    if cfg.max_ack_pending == 0 && slim.max_ack_pending > 0 {
         cfg.max_ack_pending = slim.max_ack_pending;
     }
     if cfg.inactive_threshold == 0 && slim.inactive_threshold > 0 {

@@ -553,6 +553,14 @@ async fn consumer_limits_pedantic_and_replicas() {
     .await;
     assert_eq!(v["config"]["max_ack_pending"], 20, "{v}");
     assert_eq!(v["config"]["inactive_threshold"], 60_000_000_000i64, "{v}");
+    // Also for a consumer that takes no acks.
+    let v = api(
+        &e.nc,
+        "$JS.API.CONSUMER.DURABLE.CREATE.map.n",
+        json!({"stream_name": "map", "config": {"durable_name": "n"}}),
+    )
+    .await;
+    assert_eq!(v["config"]["max_ack_pending"], 20, "{v}");
     let v = api(
         &e.nc,
         "$JS.API.CONSUMER.CREATE.map.p",
