@@ -844,12 +844,17 @@ impl Conn {
         };
         let dest = t.dest.clone();
         let body = t.finish(&self.server);
+        self.publish_from_server(&dest, &body);
+    }
+
+    /// Publishes a message from the server itself in this connection's account.
+    fn publish_from_server(&mut self, subject: &str, body: &Bytes) {
         let msg = Message {
-            subject: &dest,
-            shown_subject: &dest,
+            subject,
+            shown_subject: subject,
             reply: None,
             headers: None,
-            payload: &body,
+            payload: body,
         };
         let origin = Origin {
             cid: crate::outlet::INTERNAL_CID,
@@ -878,20 +883,7 @@ impl Conn {
             data["expires"] = (left.as_nanos() as u64).into();
         }
         let body = Bytes::from(crate::sysacc::user_info(&self.server, data));
-        let msg = Message {
-            subject: reply,
-            shown_subject: reply,
-            reply: None,
-            headers: None,
-            payload: &body,
-        };
-        let origin = Origin {
-            cid: crate::outlet::INTERNAL_CID,
-            echo: true,
-            rtt_ns: 0,
-        };
-        self.server
-            .route(&self.account, origin, &msg, &mut self.touched);
+        self.publish_from_server(reply, &body);
     }
 
     /// Tells a requester that nobody is listening: a 503 status message on its reply subject,

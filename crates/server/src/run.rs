@@ -358,20 +358,7 @@ fn start_websocket(
         return Ok(None);
     };
     let ws = Arc::new(crate::ws::WsListener::new(w)?);
-    let host = if w.host.is_empty() {
-        natrium_config::options::DEFAULT_HOST
-    } else {
-        w.host.as_str()
-    };
-    let port = if w.port < 0 { 0 } else { w.port as u16 };
-    let listener = listen::bind(host, port).map_err(|e| {
-        format!(
-            "listen tcp {}:{port}: {}",
-            listen::url_host(host),
-            bind_error_text(&e)
-        )
-    })?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (listener, host, addr) = bind_extra(&w.host, w.port)?;
     let _ = server.ws_addr.set(addr);
     let bound = addr.port();
     let scheme = if ws.tls.is_some() { "wss" } else { "ws" };
@@ -386,6 +373,29 @@ fn start_websocket(
     ))))
 }
 
+/// Binds a listener other than the client one (websocket, leafnode) on `host` (empty: all
+/// interfaces) and `port` (-1: a random one): the listener, the host and the bound address.
+fn bind_extra(
+    host: &str,
+    port: i32,
+) -> Result<(tokio::net::TcpListener, String, std::net::SocketAddr), String> {
+    let host = if host.is_empty() {
+        natrium_config::options::DEFAULT_HOST
+    } else {
+        host
+    };
+    let port = u16::try_from(port).unwrap_or(0);
+    let listener = listen::bind(host, port).map_err(|e| {
+        format!(
+            "listen tcp {}:{port}: {}",
+            listen::url_host(host),
+            bind_error_text(&e)
+        )
+    })?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    Ok((listener, host.to_string(), addr))
+}
+
 /// Binds the leafnode listener when one is configured. Leafnodes are not supported yet:
 /// each one that connects is told so and closed (see `leafnode.rs`).
 fn start_leafnodes(
@@ -395,24 +405,11 @@ fn start_leafnodes(
     let Some(l) = opts.leafnodes.as_ref().filter(|l| l.port != 0) else {
         return Ok(None);
     };
-    let host = if l.host.is_empty() {
-        natrium_config::options::DEFAULT_HOST
-    } else {
-        l.host.as_str()
-    };
-    let port = if l.port < 0 { 0 } else { l.port as u16 };
-    let listener = listen::bind(host, port).map_err(|e| {
-        format!(
-            "listen tcp {}:{port}: {}",
-            listen::url_host(host),
-            bind_error_text(&e)
-        )
-    })?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (listener, host, addr) = bind_extra(&l.host, l.port)?;
     let _ = server.leaf_addr.set(addr);
     info!(
         "Listening for leafnode connections on {}:{}",
-        listen::url_host(host),
+        listen::url_host(&host),
         addr.port()
     );
     warn!("Leafnode connections are not supported by natrium-server yet: each one is refused with an error");
